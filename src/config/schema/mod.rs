@@ -1,0 +1,181 @@
+//! Decodes the node tree into typed config, checking everything on the way.
+//!
+//! Pure apart from the `Env` it is handed (host name, whether files exist), so tests can
+//! decode configs that name files that are not there. Every problem is recorded with its
+//! location and path and decoding goes on, so one run reports them all. Cross-field rules
+//! (duplicates, address families, sorry server vs real servers, tracked names) are checked
+//! here too, where the nodes and their locations are at hand.
+
+mod check;
+mod scalar;
+mod service;
+mod vrrp;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path as FsPath;
+use std::time::Duration;
+
+pub use scalar::{fmt_duration, parse_duration};
+
+use super::node::{Diags, MapReader, Node, Path};
+use super::types::{Config, Global, LogFormat};
+
+/// What decoding needs from the machine. `load.rs` has the real one.
+pub trait Env {
+    fn hostname(&self) -> String;
+    /// Where a file named in the config is: relative paths are relative to the config
+    /// file's folder.
+    fn resolve(&self, path: &FsPath) -> std::path::PathBuf {
+        path.to_path_buf()
+    }
+    /// `Err(reason)` when the file cannot be read.
+    fn check_readable(&self, path: &FsPath) -> Result<(), String>;
+    /// `Err(reason)` when the program does not exist or is not executable.
+    fn check_executable(&self, path: &FsPath) -> Result<(), String>;
+}
+
+pub const DEFAULT_ADMIN_PORT: u16 = 9180;
+
+const TOP_KEYS: &[&str] = &["global", "virtual_servers", "vrrp_instances"];
+const GLOBAL_KEYS: &[&str] = &[
+    "node_name",
+    "admin_listen",
+    "admin_allow_remote",
+    "log_format",
+    "log_level",
+    "reconcile_interval",
+    "remove_rules_on_exit",
+    "exec_user",
+];
+
+/// Decodes a whole document. `Err` holds every problem found.
+pub fn decode(root: &Node, env: &dyn Env) -> Result<Config, Diags> {
+    let mut d = Diags::default();
+    let top = Path::root();
+    let Some(mut m) = MapReader::new(root, &top, &mut d) else {
+        return Err(d);
+    };
+    let global = decode_global(m.get("global"), &top.key("global"), env, &mut d);
+    let virtual_servers = match m.get("virtual_servers") {
+        Some(n) => service::decode_all(n, &top.key("virtual_servers"), env, &mut d),
+        None => Vec::new(),
+    };
+    let vrrp_instances = match m.get("vrrp_instances") {
+        Some(n) => vrrp::decode_all(n, &top.key("vrrp_instances"), &virtual_servers, env, &mut d),
+        None => Vec::new(),
+    };
+    m.finish(&mut d, TOP_KEYS);
+    match global {
+        Some(global) if d.is_empty() => Ok(Config {
+            global,
+            virtual_servers,
+            vrrp_instances,
+        }),
+        _ => Err(d),
+    }
+}
+
+fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<Global> {
+    let empty = Node {
+        value: super::node::Value::Null,
+        loc: Default::default(),
+    };
+    let node = node.unwrap_or(&empty);
+    let mut m = MapReader::new(node, path, d)?;
+    let node_name = match m.get("node_name") {
+        Some(n) => scalar::name(n, &path.key("node_name"), d),
+        None => Some(env.hostname()),
+    };
+    let admin_allow_remote = match m.get("admin_allow_remote") {
+        Some(n) => scalar::boolean(n, &path.key("admin_allow_remote"), d),
+        None => Some(false),
+    };
+    let admin_listen = match m.get("admin_listen") {
+        Some(n) => admin_listen(
+            n,
+            &path.key("admin_listen"),
+            admin_allow_remote == Some(true),
+            d,
+        ),
+        None => Some(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            DEFAULT_ADMIN_PORT,
+        )),
+    };
+    let log_format = match m.get("log_format") {
+        Some(n) => scalar::one_of(n, &path.key("log_format"), d, &["text", "json"]).map(|s| {
+            if s == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            }
+        }),
+        None => Some(LogFormat::Text),
+    };
+    let log_level = match m.get("log_level") {
+        Some(n) => log_level(n, &path.key("log_level"), d),
+        None => Some("info".to_string()),
+    };
+    let reconcile_interval = match m.get("reconcile_interval") {
+        Some(n) => scalar::duration_in(
+            n,
+            &path.key("reconcile_interval"),
+            d,
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        ),
+        None => Some(Duration::from_secs(10)),
+    };
+    let remove_rules_on_exit = match m.get("remove_rules_on_exit") {
+        Some(n) => scalar::boolean(n, &path.key("remove_rules_on_exit"), d),
+        None => Some(false),
+    };
+    let exec_user = match m.get("exec_user") {
+        Some(n) => scalar::name(n, &path.key("exec_user"), d),
+        None => Some("nobody".to_string()),
+    };
+    m.finish(d, GLOBAL_KEYS);
+    Some(Global {
+        node_name: node_name?,
+        admin_listen: admin_listen?,
+        admin_allow_remote: admin_allow_remote?,
+        log_format: log_format?,
+        log_level: log_level?,
+        reconcile_interval: reconcile_interval?,
+        remove_rules_on_exit: remove_rules_on_exit?,
+        exec_user: exec_user?,
+    })
+}
+
+fn admin_listen(node: &Node, path: &Path, allow_remote: bool, d: &mut Diags) -> Option<SocketAddr> {
+    let (addr, port) = scalar::addr_port(node, path, d)?;
+    let addr = SocketAddr::new(addr, port.unwrap_or(DEFAULT_ADMIN_PORT));
+    if !addr.ip().is_loopback() && !allow_remote {
+        d.push(
+            node.loc,
+            path,
+            format!(
+                "{} is not a loopback address; the admin API can drain servers, so set \
+                 `admin_allow_remote: true` to expose it",
+                addr.ip()
+            ),
+        );
+        return None;
+    }
+    Some(addr)
+}
+
+fn log_level(node: &Node, path: &Path, d: &mut Diags) -> Option<String> {
+    let s = scalar::nonempty_string(node, path, d)?;
+    match tracing_subscriber::EnvFilter::builder().parse(&s) {
+        Ok(_) => Some(s),
+        Err(e) => {
+            d.push(
+                node.loc,
+                path,
+                format!("`{s}` is not a log filter such as `info` or `ipvsd=debug` ({e})"),
+            );
+            None
+        }
+    }
+}

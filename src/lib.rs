@@ -1,0 +1,11 @@
+//! ipvsd: a health-checking, highly available load-balancer director for Linux IPVS.
+//!
+//! The parts, each in its own module: `config` (the YAML file, validated once), `ipvs`
+//! (the kernel table model), `controller` (config + health -> desired table), `cli` and
+//! `daemon` (the I/O shell that wires it together).
+
+pub mod cli;
+pub mod config;
+pub mod controller;
+pub mod daemon;
+pub mod ipvs;
