@@ -129,3 +129,191 @@ fn csum_opt(c: TunnelCsum) -> &'static str {
         TunnelCsum::RemCsum => "--tun-remcsum",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ipvs::model::{DestKey, Destination, Service};
+
+    fn entry(service: Service, dests: Vec<Destination>) -> ServiceEntry {
+        ServiceEntry {
+            service,
+            dests: dests
+                .into_iter()
+                .map(|d| (d.key, d))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn svc(key: ServiceKey, scheduler: Scheduler) -> Service {
+        let netmask = if key.family() == Family::Inet {
+            u32::MAX
+        } else {
+            128
+        };
+        Service {
+            key,
+            scheduler,
+            flags: 0,
+            timeout: 0,
+            netmask,
+            pe_name: None,
+        }
+    }
+
+    fn dest(addr: &str, port: u16, forwarding: Forwarding, weight: u32) -> Destination {
+        Destination {
+            key: DestKey {
+                addr: addr.parse().unwrap(),
+                port,
+            },
+            forwarding,
+            weight,
+            upper_threshold: 0,
+            lower_threshold: 0,
+        }
+    }
+
+    fn table(entries: Vec<ServiceEntry>) -> Table {
+        Table {
+            services: entries.into_iter().map(|e| (e.service.key, e)).collect(),
+        }
+    }
+
+    fn tcp(addr: &str, port: u16) -> ServiceKey {
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: addr.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn persistent_service_with_netmask_engine_and_flags_prints_like_ipvsadm() {
+        let mut s = svc(
+            ServiceKey::Addr {
+                protocol: Protocol::Udp,
+                addr: "192.0.2.1".parse().unwrap(),
+                port: 5060,
+            },
+            Scheduler::Sh,
+        );
+        s.flags =
+            svc_flags::PERSISTENT | svc_flags::ONEPACKET | svc_flags::SCHED1 | svc_flags::SCHED2;
+        s.timeout = 600;
+        s.netmask = 0xffff_ff00;
+        s.pe_name = Some("sip".into());
+        let t = table(vec![entry(
+            s,
+            vec![dest("198.51.100.2", 5060, Forwarding::Dr, 1)],
+        )]);
+        assert_eq!(
+            save(&t),
+            "-A -u 192.0.2.1:5060 -s sh -p 600 -M 255.255.255.0 --pe sip -o -b sh-fallback,sh-port\n\
+             -a -u 192.0.2.1:5060 -r 198.51.100.2:5060 -g -w 1\n"
+        );
+    }
+
+    #[test]
+    fn ipv6_services_print_bracketed_with_prefix_netmask() {
+        let mut s = svc(tcp("2001:db8::1", 443), Scheduler::Wlc);
+        s.flags = svc_flags::PERSISTENT;
+        s.timeout = 360;
+        s.netmask = 64;
+        let f6 = svc(
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark: 7,
+            },
+            Scheduler::Mh,
+        );
+        let mut f6 = entry(f6, vec![dest("2001:db8::20", 0, Forwarding::Dr, 3)]);
+        f6.service.flags = svc_flags::SCHED2;
+        let t = table(vec![
+            entry(s, vec![dest("2001:db8::10", 443, Forwarding::Nat, 2)]),
+            f6,
+        ]);
+        assert_eq!(
+            save(&t),
+            "-A -t [2001:db8::1]:443 -s wlc -p 360 -M 64\n\
+             -a -t [2001:db8::1]:443 -r [2001:db8::10]:443 -m -w 2\n\
+             -A -f 7 -6 -s mh -b mh-port\n\
+             -a -f 7 -6 -r [2001:db8::20]:0 -g -w 3\n"
+        );
+    }
+
+    #[test]
+    fn tunnel_destinations_print_their_encapsulation_and_thresholds_are_kept() {
+        let s = svc(tcp("192.0.2.1", 80), Scheduler::Rr);
+        let tun = |kind, csum| Forwarding::Tunnel { kind, csum };
+        let mut with_thresholds = dest("198.51.100.5", 80, Forwarding::Nat, 1);
+        with_thresholds.upper_threshold = 100;
+        with_thresholds.lower_threshold = 10;
+        let t = table(vec![entry(
+            s,
+            vec![
+                dest(
+                    "198.51.100.2",
+                    80,
+                    tun(TunnelType::Ipip, TunnelCsum::NoCsum),
+                    1,
+                ),
+                dest(
+                    "198.51.100.3",
+                    80,
+                    tun(TunnelType::Gue { port: 6080 }, TunnelCsum::RemCsum),
+                    1,
+                ),
+                dest(
+                    "198.51.100.4",
+                    80,
+                    tun(TunnelType::Gre, TunnelCsum::Csum),
+                    1,
+                ),
+                with_thresholds,
+            ],
+        )]);
+        assert_eq!(
+            save(&t),
+            "-A -t 192.0.2.1:80 -s rr\n\
+             -a -t 192.0.2.1:80 -r 198.51.100.2:80 -i -w 1 --tun-type ipip\n\
+             -a -t 192.0.2.1:80 -r 198.51.100.3:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum\n\
+             -a -t 192.0.2.1:80 -r 198.51.100.4:80 -i -w 1 --tun-type gre --tun-csum\n\
+             -a -t 192.0.2.1:80 -r 198.51.100.5:80 -m -w 1 -x 100 -y 10\n"
+        );
+    }
+
+    #[test]
+    fn services_are_listed_in_ipvsadm_order() {
+        // By fwmark (address services have mark 0, so they come first), then family,
+        // protocol, address and port.
+        let sctp = ServiceKey::Addr {
+            protocol: Protocol::Sctp,
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        let fw = ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark: 1,
+        };
+        let t = table(vec![
+            entry(svc(fw, Scheduler::Rr), vec![]),
+            entry(svc(tcp("2001:db8::1", 80), Scheduler::Rr), vec![]),
+            entry(svc(sctp, Scheduler::Rr), vec![]),
+            entry(svc(tcp("192.0.2.9", 80), Scheduler::Rr), vec![]),
+            entry(svc(tcp("192.0.2.1", 443), Scheduler::Rr), vec![]),
+            entry(svc(tcp("192.0.2.1", 80), Scheduler::Rr), vec![]),
+        ]);
+        assert_eq!(
+            save(&t),
+            "-A -t 192.0.2.1:80 -s rr\n\
+             -A -t 192.0.2.1:443 -s rr\n\
+             -A -t 192.0.2.9:80 -s rr\n\
+             -A --sctp-service 192.0.2.1:80 -s rr\n\
+             -A -t [2001:db8::1]:80 -s rr\n\
+             -A -f 1 -s rr\n"
+        );
+    }
+}

@@ -84,8 +84,8 @@ pub fn decode_all(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Vec
                     vs.key
                 ),
             );
-        }
-        if let Some(first) = names.insert(vs.name.clone(), i) {
+        } else if let Some(first) = names.insert(vs.name.clone(), i) {
+            // (A repeated service usually repeats its default name: one report is enough.)
             d.push(
                 name_loc,
                 &p.key("name"),
