@@ -1,0 +1,1 @@
+//! The kernel backend: IPVS over generic netlink (being written).

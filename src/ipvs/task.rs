@@ -1,0 +1,394 @@
+//! The IPVS task: owns the backend (the netlink socket) on its own thread and keeps the
+//! kernel converged on the desired table.
+//!
+//! It converges when the desired table changes, every `reconcile_interval`, and soon after
+//! any error. Each convergence reads the kernel, computes the ops (`reconcile`), applies
+//! them; an EEXIST/ENOENT race makes it read again and start over, never fail. Ops applied
+//! while the desired table did not change are drift repairs (someone changed the kernel by
+//! hand): each is logged and counted.
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use super::backend::{Backend, BackendError, Observed, Op};
+use super::model::{ServiceKey, Table};
+use super::reconcile::reconcile;
+
+/// Rounds of read-compute-apply before a convergence gives up until the next trigger.
+const MAX_ROUNDS: usize = 5;
+
+/// What one convergence did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Ops applied successfully, in order.
+    pub applied: Vec<Op>,
+    /// Dumps taken (1 when nothing raced).
+    pub rounds: usize,
+    /// EEXIST/ENOENT races resolved by re-reading.
+    pub races: usize,
+    /// Last error if the table could not be converged.
+    pub error: Option<String>,
+}
+
+impl Report {
+    pub fn converged(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Brings the kernel to `desired`, touching only `desired` and `owned` services.
+pub fn converge(
+    backend: &mut dyn Backend,
+    desired: &Table,
+    owned: &BTreeSet<ServiceKey>,
+) -> Report {
+    let mut report = Report::default();
+    for _ in 0..MAX_ROUNDS {
+        report.rounds += 1;
+        let observed: Observed = match backend.dump() {
+            Ok(o) => o,
+            Err(e) => {
+                report.error = Some(error_text(&e));
+                return report;
+            }
+        };
+        let ops = reconcile(desired, &observed, owned);
+        if ops.is_empty() {
+            return report;
+        }
+        let mut raced = false;
+        for op in ops {
+            match backend.apply(&op) {
+                Ok(()) => report.applied.push(op),
+                Err(e) if e.is_race() => {
+                    debug!(op = op.kind(), service = %op.service_key(), error = %e, "ipvs race, re-reading");
+                    report.races += 1;
+                    raced = true;
+                    break;
+                }
+                Err(e) => {
+                    report.error = Some(format!("{}: {}", op.kind(), error_text(&e)));
+                    return report;
+                }
+            }
+        }
+        if !raced {
+            return report;
+        }
+    }
+    report.error = Some(format!("still racing after {MAX_ROUNDS} rounds"));
+    report
+}
+
+fn error_text(e: &BackendError) -> String {
+    crate::cli::error_chain(e)
+}
+
+/// Messages to the IPVS task.
+#[derive(Debug)]
+pub enum Command {
+    /// A new desired table; `owned` are the services the config owns (desired now, or
+    /// desired before this change and to be removed).
+    Desired {
+        table: Table,
+        owned: BTreeSet<ServiceKey>,
+    },
+    /// Stop after an optional last action.
+    Shutdown { remove_owned: bool },
+}
+
+/// Events the task reports (for logs, metrics and readiness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A convergence finished: ops applied, how many were drift repairs, whether it
+    /// converged.
+    Converged {
+        writes: usize,
+        repairs: usize,
+        converged: bool,
+    },
+}
+
+/// Runs the task until `Shutdown` or until the command channel closes. Blocking: run it on
+/// its own thread.
+pub fn run(
+    mut backend: Box<dyn Backend>,
+    commands: Receiver<Command>,
+    interval: Duration,
+    mut on_event: impl FnMut(Event),
+) {
+    let retry_after_error = Duration::from_secs(1).min(interval);
+    let mut desired: Option<(Table, BTreeSet<ServiceKey>)> = None;
+    let mut changed = false;
+    let mut next = Instant::now() + interval;
+    loop {
+        let wait = next.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Ok(Command::Desired { table, owned }) => {
+                desired = Some((table, owned));
+                changed = true;
+            }
+            Ok(Command::Shutdown { remove_owned }) => {
+                if remove_owned {
+                    if let Some((_, owned)) = &desired {
+                        remove_services(backend.as_mut(), owned);
+                    }
+                }
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let Some((table, owned)) = &desired else {
+            next = Instant::now() + interval;
+            continue;
+        };
+        let report = converge(backend.as_mut(), table, owned);
+        let repairs = if changed { 0 } else { report.applied.len() };
+        for op in &report.applied {
+            if changed {
+                info!(op = op.kind(), service = %op.service_key(), "ipvs change applied");
+            } else {
+                warn!(op = op.kind(), service = %op.service_key(), "ipvs drift repaired");
+            }
+        }
+        if let Some(e) = &report.error {
+            warn!(error = %e, "ipvs not converged; retrying");
+        }
+        on_event(Event::Converged {
+            writes: report.applied.len(),
+            repairs,
+            converged: report.converged(),
+        });
+        // After a new desired table converges, the next difference is drift.
+        if report.converged() {
+            changed = false;
+        }
+        next = Instant::now()
+            + if report.converged() {
+                interval
+            } else {
+                retry_after_error
+            };
+    }
+}
+
+/// Deletes the owned services (the `remove_rules_on_exit` option).
+fn remove_services(backend: &mut dyn Backend, owned: &BTreeSet<ServiceKey>) {
+    for key in owned {
+        match backend.apply(&Op::DelService(*key)) {
+            Ok(()) => info!(service = %key, "ipvs service removed on exit"),
+            Err(BackendError::NotFound) => {}
+            Err(e) => {
+                warn!(service = %key, error = %error_text(&e), "cannot remove ipvs service on exit")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::backend::MemoryBackend;
+    use crate::ipvs::model::{
+        DestKey, Destination, Forwarding, Protocol, Scheduler, Service, ServiceEntry,
+    };
+
+    fn table(weights: &[u32]) -> Table {
+        let key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 80,
+        };
+        let dests = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let dk = DestKey {
+                    addr: format!("198.51.100.{}", i + 2).parse().unwrap(),
+                    port: 80,
+                };
+                let d = Destination {
+                    key: dk,
+                    forwarding: Forwarding::Nat,
+                    weight: *w,
+                    upper_threshold: 0,
+                    lower_threshold: 0,
+                };
+                (dk, d)
+            })
+            .collect();
+        let service = Service {
+            key,
+            scheduler: Scheduler::Wrr,
+            flags: 0,
+            timeout: 0,
+            netmask: u32::MAX,
+            pe_name: None,
+        };
+        Table {
+            services: [(key, ServiceEntry { service, dests })].into(),
+        }
+    }
+
+    #[test]
+    fn converging_twice_writes_nothing_the_second_time() {
+        let mut b = MemoryBackend::new();
+        let want = table(&[1, 2]);
+        let first = converge(&mut b, &want, &BTreeSet::new());
+        assert_eq!(first.applied.len(), 3);
+        let second = converge(&mut b, &want, &BTreeSet::new());
+        assert_eq!(
+            second,
+            Report {
+                rounds: 1,
+                ..Report::default()
+            }
+        );
+        assert_eq!(b.writes(), 3);
+    }
+
+    /// A kernel where someone else adds the same service between our dump and our add.
+    struct Racer {
+        inner: MemoryBackend,
+        other: Table,
+        raced: bool,
+    }
+
+    impl Backend for Racer {
+        fn dump(&mut self) -> Result<Observed, BackendError> {
+            self.inner.dump()
+        }
+        fn apply(&mut self, op: &Op) -> Result<(), BackendError> {
+            if !self.raced {
+                self.raced = true;
+                converge(&mut self.inner, &self.other, &BTreeSet::new());
+            }
+            self.inner.apply(op)
+        }
+        fn info(&mut self) -> Result<crate::ipvs::backend::Info, BackendError> {
+            self.inner.info()
+        }
+        fn timeouts(&mut self) -> Result<crate::ipvs::backend::Timeouts, BackendError> {
+            self.inner.timeouts()
+        }
+        fn set_timeouts(&mut self, t: crate::ipvs::backend::Timeouts) -> Result<(), BackendError> {
+            self.inner.set_timeouts(t)
+        }
+        fn sync_daemons(&mut self) -> Result<Vec<crate::ipvs::backend::SyncDaemon>, BackendError> {
+            self.inner.sync_daemons()
+        }
+        fn start_sync_daemon(
+            &mut self,
+            d: &crate::ipvs::backend::SyncDaemon,
+        ) -> Result<(), BackendError> {
+            self.inner.start_sync_daemon(d)
+        }
+        fn stop_sync_daemon(
+            &mut self,
+            r: crate::ipvs::backend::SyncRole,
+        ) -> Result<(), BackendError> {
+            self.inner.stop_sync_daemon(r)
+        }
+    }
+
+    #[test]
+    fn a_race_is_resolved_by_reading_again() {
+        // The racer creates the service with one destination of weight 5 just before our
+        // first add, which then fails with EEXIST.
+        let mut b = Racer {
+            inner: MemoryBackend::new(),
+            other: table(&[5]),
+            raced: false,
+        };
+        let want = table(&[1, 2]);
+        let r = converge(&mut b, &want, &BTreeSet::new());
+        assert!(r.converged(), "{r:?}");
+        assert_eq!((r.rounds, r.races), (2, 1));
+        // Second round: edit the racer's destination, add the other one.
+        let key = *want.services.keys().next().unwrap();
+        assert_eq!(
+            r.applied.iter().map(Op::kind).collect::<Vec<_>>(),
+            ["add_dest", "edit_dest"]
+        );
+        assert_eq!(b.inner.dump().unwrap()[&key].dests.len(), 2);
+        assert_eq!(converge(&mut b, &want, &BTreeSet::new()).applied, vec![]);
+    }
+
+    #[test]
+    fn a_hard_error_is_reported_not_fatal() {
+        let mut b = MemoryBackend::new();
+        b.fail_next = vec![BackendError::Kernel { errno: 12 }];
+        let r = converge(&mut b, &table(&[1]), &BTreeSet::new());
+        assert_eq!(
+            r.error.as_deref(),
+            Some("kernel refused the request (errno 12)")
+        );
+        // The next convergence, with the fault gone, completes.
+        let r = converge(&mut b, &table(&[1]), &BTreeSet::new());
+        assert!(r.converged());
+        assert_eq!(r.applied.len(), 2);
+    }
+
+    #[test]
+    fn the_task_applies_changes_then_repairs_drift_on_its_interval_and_can_clean_up() {
+        let kernel = std::sync::Arc::new(std::sync::Mutex::new(MemoryBackend::new()));
+        let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+        let (ev_tx, ev_rx) = std::sync::mpsc::channel();
+        let backend = Box::new(kernel.clone());
+        let handle = std::thread::spawn(move || {
+            run(backend, cmd_rx, Duration::from_millis(50), |e| {
+                let _ = ev_tx.send(e);
+            })
+        });
+        let want = table(&[1, 2]);
+        let owned: BTreeSet<ServiceKey> = want.services.keys().copied().collect();
+        cmd_tx
+            .send(Command::Desired {
+                table: want.clone(),
+                owned: owned.clone(),
+            })
+            .unwrap();
+        let wait = || ev_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            wait(),
+            Event::Converged {
+                writes: 3,
+                repairs: 0,
+                converged: true
+            }
+        );
+        // Someone deletes a destination by hand: the next periodic pass repairs it.
+        let key = *owned.iter().next().unwrap();
+        let gone = *want.services[&key].dests.keys().next().unwrap();
+        kernel
+            .lock()
+            .unwrap()
+            .apply(&Op::DelDest(key, gone))
+            .unwrap();
+        loop {
+            match wait() {
+                Event::Converged { writes: 0, .. } => continue,
+                e => {
+                    assert_eq!(
+                        e,
+                        Event::Converged {
+                            writes: 1,
+                            repairs: 1,
+                            converged: true
+                        }
+                    );
+                    break;
+                }
+            }
+        }
+        cmd_tx
+            .send(Command::Shutdown { remove_owned: true })
+            .unwrap();
+        handle.join().unwrap();
+        assert!(kernel.lock().unwrap().table.is_empty());
+    }
+}
