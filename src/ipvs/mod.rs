@@ -2,6 +2,7 @@
 //! in memory) and the ipvsadm save format.
 
 pub mod backend;
+pub mod listing;
 pub mod model;
 pub mod netlink;
 pub mod reconcile;

@@ -31,6 +31,8 @@ pub struct Report {
     pub races: usize,
     /// Last error if the table could not be converged.
     pub error: Option<String>,
+    /// The backend itself failed (socket error): open a new one before the next pass.
+    pub reconnect: bool,
 }
 
 impl Report {
@@ -51,6 +53,7 @@ pub fn converge(
         let observed: Observed = match backend.dump() {
             Ok(o) => o,
             Err(e) => {
+                report.reconnect = matches!(e, BackendError::Io(_) | BackendError::Unavailable);
                 report.error = Some(error_text(&e));
                 return report;
             }
@@ -70,6 +73,7 @@ pub fn converge(
                     break;
                 }
                 Err(e) => {
+                    report.reconnect = matches!(e, BackendError::Io(_));
                     report.error = Some(format!("{}: {}", op.kind(), error_text(&e)));
                     return report;
                 }
@@ -112,15 +116,21 @@ pub enum Event {
     },
 }
 
+/// Opens a backend (the netlink socket); called again after the connection breaks.
+pub type Connect = Box<dyn FnMut() -> Result<Box<dyn Backend>, BackendError> + Send>;
+
 /// Runs the task until `Shutdown` or until the command channel closes. Blocking: run it on
-/// its own thread.
+/// its own thread. A backend that cannot be opened, or breaks, is opened again on the
+/// next pass: the task never gives up.
 pub fn run(
-    mut backend: Box<dyn Backend>,
+    mut connect: Connect,
     commands: Receiver<Command>,
     interval: Duration,
     mut on_event: impl FnMut(Event),
 ) {
     let retry_after_error = Duration::from_secs(1).min(interval);
+    let mut backend: Option<Box<dyn Backend>> = None;
+    let mut last_connect_error: Option<String> = None;
     let mut desired: Option<(Table, BTreeSet<ServiceKey>)> = None;
     let mut changed = false;
     let mut next = Instant::now() + interval;
@@ -132,10 +142,10 @@ pub fn run(
                 changed = true;
             }
             Ok(Command::Shutdown { remove_owned }) => {
-                if remove_owned {
-                    if let Some((_, owned)) = &desired {
-                        remove_services(backend.as_mut(), owned);
-                    }
+                if let (true, Some(b), Some((_, owned))) =
+                    (remove_owned, backend.as_mut(), &desired)
+                {
+                    remove_services(b.as_mut(), owned);
                 }
                 return;
             }
@@ -146,7 +156,33 @@ pub fn run(
             next = Instant::now() + interval;
             continue;
         };
-        let report = converge(backend.as_mut(), table, owned);
+        if backend.is_none() {
+            match connect() {
+                Ok(b) => {
+                    if last_connect_error.take().is_some() {
+                        info!("ipvs backend connected");
+                    }
+                    backend = Some(b);
+                }
+                Err(e) => {
+                    let text = error_text(&e);
+                    // Logged once per distinct error, not on every retry.
+                    if last_connect_error.as_deref() != Some(text.as_str()) {
+                        warn!(error = %text, "cannot open the ipvs backend; retrying");
+                        last_connect_error = Some(text);
+                    }
+                    on_event(Event::Converged {
+                        writes: 0,
+                        repairs: 0,
+                        converged: false,
+                    });
+                    next = Instant::now() + retry_after_error;
+                    continue;
+                }
+            }
+        }
+        let Some(b) = backend.as_mut() else { continue };
+        let report = converge(b.as_mut(), table, owned);
         let repairs = if changed { 0 } else { report.applied.len() };
         for op in &report.applied {
             if changed {
@@ -157,6 +193,9 @@ pub fn run(
         }
         if let Some(e) = &report.error {
             warn!(error = %e, "ipvs not converged; retrying");
+        }
+        if report.reconnect {
+            backend = None;
         }
         on_event(Event::Converged {
             writes: report.applied.len(),
@@ -338,9 +377,10 @@ mod tests {
         let kernel = std::sync::Arc::new(std::sync::Mutex::new(MemoryBackend::new()));
         let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
         let (ev_tx, ev_rx) = std::sync::mpsc::channel();
-        let backend = Box::new(kernel.clone());
+        let shared = kernel.clone();
+        let connect: Connect = Box::new(move || Ok(Box::new(shared.clone()) as Box<dyn Backend>));
         let handle = std::thread::spawn(move || {
-            run(backend, cmd_rx, Duration::from_millis(50), |e| {
+            run(connect, cmd_rx, Duration::from_millis(50), |e| {
                 let _ = ev_tx.send(e);
             })
         });
@@ -390,5 +430,59 @@ mod tests {
             .unwrap();
         handle.join().unwrap();
         assert!(kernel.lock().unwrap().table.is_empty());
+    }
+
+    #[test]
+    fn a_backend_that_cannot_be_opened_is_retried_until_it_can() {
+        let kernel = std::sync::Arc::new(std::sync::Mutex::new(MemoryBackend::new()));
+        let shared = kernel.clone();
+        let mut attempts = 0;
+        let connect: Connect = Box::new(move || {
+            attempts += 1;
+            if attempts < 3 {
+                Err(BackendError::Unavailable)
+            } else {
+                Ok(Box::new(shared.clone()) as Box<dyn Backend>)
+            }
+        });
+        let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+        let (ev_tx, ev_rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            run(connect, cmd_rx, Duration::from_millis(20), |e| {
+                let _ = ev_tx.send(e);
+            })
+        });
+        let want = table(&[1]);
+        cmd_tx
+            .send(Command::Desired {
+                table: want,
+                owned: BTreeSet::new(),
+            })
+            .unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let e = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            seen.push(e.clone());
+            if let Event::Converged {
+                converged: true, ..
+            } = e
+            {
+                break;
+            }
+        }
+        let failed = Event::Converged {
+            writes: 0,
+            repairs: 0,
+            converged: false,
+        };
+        let ok = Event::Converged {
+            writes: 2,
+            repairs: 0,
+            converged: true,
+        };
+        assert_eq!(seen, vec![failed.clone(), failed, ok]);
+        drop(cmd_tx);
+        handle.join().unwrap();
+        assert_eq!(kernel.lock().unwrap().writes(), 2);
     }
 }
