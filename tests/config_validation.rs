@@ -168,7 +168,7 @@ fn https_checks_need_a_trust_anchor_and_readable_files() {
             "6:22: virtual_servers[0].checks[2].ca_file: `ca_file` belongs to https checks, not http checks",
             "6:60: virtual_servers[0].checks[2].expect_status[0]: must be between 100 and 599 (got 99)",
             "6:64: virtual_servers[0].checks[2].expect_status[1]: `200-199` is not a status code or range such as 200-299",
-            "6:89: virtual_servers[0].checks[2].expect_body: not a valid regular expression: regex parse error:\n    (\n    ^\nerror: unclosed group",
+            "6:89: virtual_servers[0].checks[2].expect_body: not a valid regular expression: unclosed group",
         ],
     );
 }
@@ -267,4 +267,34 @@ fn syntax_errors_are_reported_with_their_location() {
 #[test]
 fn an_empty_file_is_a_valid_config_that_owns_nothing() {
     assert!(problems("").is_empty());
+}
+
+#[test]
+fn a_bad_value_does_not_turn_the_keys_after_it_into_unknown_keys() {
+    check(
+        &format!("{VS}  - address: 192.0.2.7:80\n    forwarding: natt\n    tunnel: {{type: ipip}}\n    checks:\n      - {{type: http, method: get, path: /x}}\n      - {{type: exec, program: relative, args: [a]}}\n"),
+        &[
+            "3:17: virtual_servers[0].forwarding: `natt` is not one of: nat, dr, tunnel",
+            "6:30: virtual_servers[0].checks[0].method: `get` is not an HTTP method such as GET or HEAD",
+            "7:31: virtual_servers[0].checks[1].program: must be an absolute path (checks run without a shell or PATH)",
+        ],
+    );
+}
+
+#[test]
+fn a_bad_service_key_does_not_hide_the_rest_of_the_service() {
+    check(
+        &format!("{VS}  - address: 192.0.2.7\n    schedular: rr\n    persistence: {{timeout: 1500ms, netmask: 24}}\n    real_servers:\n      - {{address: 198.51.100.2:80, weight: 99999}}\n"),
+        &[
+            "2:14: virtual_servers[0].address: a service address needs a port (`:0` with persistence for all ports)",
+            "3:5: virtual_servers[0].schedular: unknown key `schedular` (did you mean `scheduler`?)",
+            "4:28: virtual_servers[0].persistence.timeout: the kernel counts persistence in whole seconds",
+            "6:44: virtual_servers[0].real_servers[0].weight: must be between 0 and 65535 (got 99999)",
+        ],
+    );
+}
+
+#[test]
+fn a_single_status_code_may_be_quoted() {
+    assert!(problems(&format!("{VS}  - address: 192.0.2.7:80\n    checks: [{{type: http, expect_status: \"204\"}}]\n")).is_empty());
 }

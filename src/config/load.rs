@@ -77,6 +77,10 @@ impl Env for SystemEnv {
     }
 
     fn check_readable(&self, path: &Path) -> Result<(), String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".to_string());
+        }
         std::fs::File::open(path)
             .map(|_| ())
             .map_err(|e| e.to_string())

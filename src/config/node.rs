@@ -2,7 +2,7 @@
 //!
 //! Pure. serde-saphyr parses the text (it owns YAML syntax, anchors, merges and reports
 //! syntax errors with their location); every node keeps the line and column it came from.
-//! Decoding the tree into typed config is then done by hand in `schema.rs`, which lets the
+//! Decoding the tree into typed config is then done by hand in `schema/`, which lets the
 //! loader report *every* problem in a file at once (serde stops at the first unknown key or
 //! type error) while still pointing at the exact line and column of each one.
 

@@ -1,6 +1,6 @@
 //! The typed configuration: what the rest of the daemon reads.
 //!
-//! Pure data. Every value here has been validated by `schema.rs`/`validate.rs`; nothing
+//! Pure data. Every value here has been validated by `schema/`; nothing
 //! downstream validates again. Defaults are applied during decoding, so every field holds
 //! the value in force. `docs/config.md` documents each field.
 

@@ -222,32 +222,11 @@ fn opt<T>(
 
 fn http(m: &mut MapReader<'_>, path: &Path, d: &mut Diags) -> Option<HttpCheck> {
     let method = match m.get("method") {
-        Some(n) => {
-            let p = path.key("method");
-            let s = scalar::nonempty_string(n, &p, d)?;
-            if !s.bytes().all(|b| b.is_ascii_uppercase()) {
-                d.push(
-                    n.loc,
-                    &p,
-                    format!("`{s}` is not an HTTP method such as GET or HEAD"),
-                );
-                return None;
-            }
-            Some(s)
-        }
+        Some(n) => http_method(n, &path.key("method"), d),
         None => Some("GET".to_string()),
     };
     let req_path = match m.get("path") {
-        Some(n) => {
-            let p = path.key("path");
-            let s = scalar::string(n, &p, d)?;
-            if !s.starts_with('/') || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                d.push(n.loc, &p, "must start with `/` and contain no spaces");
-                None
-            } else {
-                Some(s)
-            }
-        }
+        Some(n) => http_path(n, &path.key("path"), d),
         None => Some("/".to_string()),
     };
     let host = opt(m, "host", path, d, header_value);
@@ -264,7 +243,13 @@ fn http(m: &mut MapReader<'_>, path: &Path, d: &mut Diags) -> Option<HttpCheck> 
         match regex::Regex::new(&s) {
             Ok(_) => Some(s),
             Err(e) => {
-                d.push(n.loc, p, format!("not a valid regular expression: {e}"));
+                let why = e.to_string();
+                let why = why
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim_start_matches("error: ");
+                d.push(n.loc, p, format!("not a valid regular expression: {why}"));
                 None
             }
         }
@@ -282,6 +267,28 @@ fn http(m: &mut MapReader<'_>, path: &Path, d: &mut Diags) -> Option<HttpCheck> 
         expect_body: expect_body?,
         max_body_bytes: max_body_bytes?,
     })
+}
+
+fn http_method(n: &Node, p: &Path, d: &mut Diags) -> Option<String> {
+    let s = scalar::nonempty_string(n, p, d)?;
+    if !s.bytes().all(|b| b.is_ascii_uppercase()) {
+        d.push(
+            n.loc,
+            p,
+            format!("`{s}` is not an HTTP method such as GET or HEAD"),
+        );
+        return None;
+    }
+    Some(s)
+}
+
+fn http_path(n: &Node, p: &Path, d: &mut Diags) -> Option<String> {
+    let s = scalar::string(n, p, d)?;
+    if !s.starts_with('/') || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        d.push(n.loc, p, "must start with `/` and contain no spaces");
+        return None;
+    }
+    Some(s)
 }
 
 fn header_value(n: &Node, p: &Path, d: &mut Diags) -> Option<String> {
@@ -384,7 +391,7 @@ fn status_set(node: &Node, path: &Path, d: &mut Diags) -> Option<StatusSet> {
 }
 
 fn parse_status_range(s: &str) -> Option<(u16, u16)> {
-    let (lo, hi) = s.split_once('-')?;
+    let (lo, hi) = s.split_once('-').unwrap_or((s, s));
     let lo: u16 = lo.trim().parse().ok()?;
     let hi: u16 = hi.trim().parse().ok()?;
     ((100..=599).contains(&lo) && (lo..=599).contains(&hi)).then_some((lo, hi))
@@ -470,6 +477,25 @@ fn dns(m: &mut MapReader<'_>, path: &Path, loc: Loc, d: &mut Diags) -> Option<Dn
     })
 }
 
+/// An absolute path to an executable file (exec checks, notify commands).
+pub fn program(n: &Node, p: &Path, what: &str, env: &dyn Env, d: &mut Diags) -> Option<PathBuf> {
+    let s = scalar::nonempty_string(n, p, d)?;
+    let prog = PathBuf::from(&s);
+    if !prog.is_absolute() {
+        d.push(
+            n.loc,
+            p,
+            format!("must be an absolute path ({what} run without a shell or PATH)"),
+        );
+        return None;
+    }
+    if let Err(why) = env.check_executable(&prog) {
+        d.push(n.loc, p, format!("cannot run {s}: {why}"));
+        return None;
+    }
+    Some(prog)
+}
+
 fn exec(
     m: &mut MapReader<'_>,
     path: &Path,
@@ -478,24 +504,7 @@ fn exec(
     d: &mut Diags,
 ) -> Option<ExecCheck> {
     let program = match m.get("program") {
-        Some(n) => {
-            let p = path.key("program");
-            let s = scalar::nonempty_string(n, &p, d)?;
-            let prog = PathBuf::from(&s);
-            if !prog.is_absolute() {
-                d.push(
-                    n.loc,
-                    &p,
-                    "must be an absolute path (checks run without a shell or PATH)",
-                );
-                None
-            } else if let Err(why) = env.check_executable(&prog) {
-                d.push(n.loc, &p, format!("cannot run {s}: {why}"));
-                None
-            } else {
-                Some(prog)
-            }
-        }
+        Some(n) => program(n, &path.key("program"), "checks", env, d),
         None => {
             d.push(loc, path, "an exec check needs `program`");
             None

@@ -108,13 +108,19 @@ fn decode_one(
     d: &mut Diags,
 ) -> Option<(VirtualServer, Loc, Loc)> {
     let mut m = MapReader::new(node, path, d)?;
-    let (key, key_loc) = service_key(&mut m, path, d)?;
-    let family = key.family();
+    // An invalid key does not stop decoding: the rest of the service is still checked
+    // (skipping what depends on the key), so every problem is reported.
+    let (key, key_loc) = match service_key(&mut m, path, d) {
+        Some((k, loc)) => (Some(k), loc),
+        None => (None, m.loc),
+    };
+    let family = key.map(|k| k.family());
 
     let name_node = m.get("name");
-    let name = match name_node {
-        Some(n) => scalar::name(n, &path.key("name"), d),
-        None => Some(default_name(&key)),
+    let name = match (name_node, &key) {
+        (Some(n), _) => scalar::name(n, &path.key("name"), d),
+        (None, Some(k)) => Some(default_name(k)),
+        (None, None) => None,
     };
     let name_loc = name_node.map_or(key_loc, |n| n.loc);
 
@@ -136,7 +142,7 @@ fn decode_one(
             let p = path.key("one_packet");
             let v = scalar::boolean(n, &p, d);
             if v == Some(true)
-                && matches!(key, ServiceKey::Addr { protocol, .. } if protocol != Protocol::Udp)
+                && matches!(key, Some(ServiceKey::Addr { protocol, .. }) if protocol != Protocol::Udp)
             {
                 d.push(
                     n.loc,
@@ -153,7 +159,7 @@ fn decode_one(
         Some(n) => persistence(n, &path.key("persistence"), family, d).map(Some),
         None => Some(None),
     };
-    if let (ServiceKey::Addr { port: 0, .. }, Some(None)) = (key, &persistence) {
+    if let (Some(ServiceKey::Addr { port: 0, .. }), Some(None)) = (key, &persistence) {
         d.push(
             key_loc,
             &path.key("address"),
@@ -199,8 +205,8 @@ fn decode_one(
         None => Some(Vec::new()),
     };
     let service_port = match key {
-        ServiceKey::Addr { port, .. } => port,
-        ServiceKey::Fwmark { .. } => 0,
+        Some(ServiceKey::Addr { port, .. }) => port,
+        _ => 0,
     };
 
     let mut real_servers = Vec::new();
@@ -216,7 +222,7 @@ fn decode_one(
             for (i, item) in items.iter().enumerate() {
                 let p = rs_path.index(i);
                 let defaults = RsDefaults {
-                    key: &key,
+                    key: key.as_ref(),
                     port: service_port,
                     forwarding: fwd,
                     initial_state: init,
@@ -243,7 +249,7 @@ fn decode_one(
     let sorry_server = match (m.get("sorry_server"), forwarding) {
         (Some(n), Some(fwd)) => {
             let p = path.key("sorry_server");
-            let s = sorry(n, &p, &key, service_port, fwd, d);
+            let s = sorry(n, &p, family, service_port, fwd, d);
             if let Some(s) = &s {
                 if let Some(i) = rs_locs.get(&(s.address, s.port)) {
                     d.push(
@@ -273,7 +279,7 @@ fn decode_one(
     m.finish(d, VS_KEYS);
     let vs = VirtualServer {
         name: name?,
-        key,
+        key: key?,
         scheduler: scheduler?,
         scheduler_flags: scheduler_flags?,
         one_packet: one_packet?,
@@ -432,10 +438,11 @@ fn forwarding(
     d: &mut Diags,
 ) -> Option<Forwarding> {
     let kind = match m.get("forwarding") {
-        Some(n) => scalar::one_of(n, &path.key("forwarding"), d, &["nat", "dr", "tunnel"])?,
-        None => default.name(),
+        Some(n) => scalar::one_of(n, &path.key("forwarding"), d, &["nat", "dr", "tunnel"]),
+        None => Some(default.name()),
     };
     let tunnel = m.get("tunnel");
+    let kind = kind?;
     match kind {
         "tunnel" => match tunnel {
             Some(n) => tunnel_params(n, &path.key("tunnel"), d),
@@ -539,27 +546,23 @@ fn tunnel_params(node: &Node, path: &Path, d: &mut Diags) -> Option<Forwarding> 
     Some(Forwarding::Tunnel { kind, csum: csum? })
 }
 
-fn persistence(node: &Node, path: &Path, family: Family, d: &mut Diags) -> Option<Persistence> {
+fn persistence(
+    node: &Node,
+    path: &Path,
+    family: Option<Family>,
+    d: &mut Diags,
+) -> Option<Persistence> {
     let mut m = MapReader::new(node, path, d)?;
     let timeout = match m.get("timeout") {
-        Some(n) => {
-            let p = path.key("timeout");
-            let v = scalar::duration_in(n, &p, d, Duration::from_secs(1), MAX_PERSISTENCE)?;
-            if v.subsec_millis() != 0 {
-                d.push(n.loc, &p, "the kernel counts persistence in whole seconds");
-                None
-            } else {
-                u32::try_from(v.as_secs()).ok()
-            }
-        }
+        Some(n) => persistence_timeout(n, &path.key("timeout"), d),
         None => Some(DEFAULT_PERSISTENCE),
     };
-    let netmask = match m.get("netmask") {
-        Some(n) => netmask(n, &path.key("netmask"), family, d),
-        None => Some(match family {
-            Family::Inet => u32::MAX,
-            Family::Inet6 => 128,
-        }),
+    let netmask = match (m.get("netmask"), family) {
+        (Some(n), Some(f)) => netmask(n, &path.key("netmask"), f, d),
+        (None, Some(Family::Inet)) => Some(u32::MAX),
+        (None, Some(Family::Inet6)) => Some(128),
+        // The service key is invalid (already reported): nothing to check against.
+        (_, None) => None,
     };
     let engine = match m.get("engine") {
         Some(n) => scalar::one_of(n, &path.key("engine"), d, &["sip"]).map(|s| Some(s.to_string())),
@@ -571,6 +574,15 @@ fn persistence(node: &Node, path: &Path, family: Family, d: &mut Diags) -> Optio
         netmask: netmask?,
         engine: engine?,
     })
+}
+
+fn persistence_timeout(n: &Node, p: &Path, d: &mut Diags) -> Option<u32> {
+    let v = scalar::duration_in(n, p, d, Duration::from_secs(1), MAX_PERSISTENCE)?;
+    if v.subsec_millis() != 0 {
+        d.push(n.loc, p, "the kernel counts persistence in whole seconds");
+        return None;
+    }
+    u32::try_from(v.as_secs()).ok()
 }
 
 /// IPv4: a dotted mask or a prefix length, stored as a mask; IPv6: a prefix length.
@@ -608,7 +620,8 @@ fn netmask(node: &Node, path: &Path, family: Family, d: &mut Diags) -> Option<u3
 }
 
 struct RsDefaults<'a> {
-    key: &'a ServiceKey,
+    /// `None` when the service's own key is invalid: checks against it are skipped.
+    key: Option<&'a ServiceKey>,
     port: u16,
     forwarding: Forwarding,
     initial_state: InitialState,
@@ -669,20 +682,20 @@ fn real_server(
     let (address, port, addr_loc) = addr?;
     let forwarding = forwarding?;
     let p = path.key("address");
-    if Family::of(&address) != defaults.key.family()
-        && !matches!(forwarding, Forwarding::Tunnel { .. })
-    {
-        d.push(
-            addr_loc,
-            &p,
-            format!(
-                "{address} is {} but the service is {}; mixed families need forwarding: tunnel",
-                Family::of(&address),
-                defaults.key.family()
-            ),
-        );
+    let family = defaults.key.map(|k| k.family());
+    if let Some(f) = family.filter(|f| *f != Family::of(&address)) {
+        if !matches!(forwarding, Forwarding::Tunnel { .. }) {
+            d.push(
+                addr_loc,
+                &p,
+                format!(
+                    "{address} is {} but the service is {f}; mixed families need forwarding: tunnel",
+                    Family::of(&address)
+                ),
+            );
+        }
     }
-    if let ServiceKey::Addr { port: svc_port, .. } = defaults.key {
+    if let Some(ServiceKey::Addr { port: svc_port, .. }) = defaults.key {
         if port != *svc_port && forwarding != Forwarding::Nat {
             d.push(
                 addr_loc,
@@ -710,7 +723,7 @@ fn real_server(
 fn sorry(
     node: &Node,
     path: &Path,
-    key: &ServiceKey,
+    family: Option<Family>,
     service_port: u16,
     default_fwd: Forwarding,
     d: &mut Diags,
@@ -730,14 +743,13 @@ fn sorry(
     let forwarding = forwarding(&mut m, path, default_fwd, d);
     m.finish(d, SORRY_KEYS);
     let (address, port, loc) = addr?;
-    if Family::of(&address) != key.family() {
+    if let Some(f) = family.filter(|f| *f != Family::of(&address)) {
         d.push(
             loc,
             &path.key("address"),
             format!(
-                "{address} is {} but the service is {}",
-                Family::of(&address),
-                key.family()
+                "{address} is {} but the service is {f}",
+                Family::of(&address)
             ),
         );
         return None;

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Env;
@@ -474,21 +473,7 @@ fn track_items(
 fn notify(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<Notify> {
     let mut m = MapReader::new(node, path, d)?;
     let program = required(&mut m, "program", path, d, |n, p, d| {
-        let s = scalar::nonempty_string(n, p, d)?;
-        let prog = PathBuf::from(&s);
-        if !prog.is_absolute() {
-            d.push(
-                n.loc,
-                p,
-                "must be an absolute path (notify runs without a shell or PATH)",
-            );
-            return None;
-        }
-        if let Err(why) = env.check_executable(&prog) {
-            d.push(n.loc, p, format!("cannot run {s}: {why}"));
-            return None;
-        }
-        Some(prog)
+        super::check::program(n, p, "notify commands", env, d)
     });
     let args = match m.get("args") {
         Some(n) => {
