@@ -272,7 +272,9 @@ fn an_empty_file_is_a_valid_config_that_owns_nothing() {
 #[test]
 fn a_bad_value_does_not_turn_the_keys_after_it_into_unknown_keys() {
     check(
-        &format!("{VS}  - address: 192.0.2.7:80\n    forwarding: natt\n    tunnel: {{type: ipip}}\n    checks:\n      - {{type: http, method: get, path: /x}}\n      - {{type: exec, program: relative, args: [a]}}\n"),
+        &format!(
+            "{VS}  - address: 192.0.2.7:80\n    forwarding: natt\n    tunnel: {{type: ipip}}\n    checks:\n      - {{type: http, method: get, path: /x}}\n      - {{type: exec, program: relative, args: [a]}}\n"
+        ),
         &[
             "3:17: virtual_servers[0].forwarding: `natt` is not one of: nat, dr, tunnel",
             "6:30: virtual_servers[0].checks[0].method: `get` is not an HTTP method such as GET or HEAD",
@@ -284,7 +286,9 @@ fn a_bad_value_does_not_turn_the_keys_after_it_into_unknown_keys() {
 #[test]
 fn a_bad_service_key_does_not_hide_the_rest_of_the_service() {
     check(
-        &format!("{VS}  - address: 192.0.2.7\n    schedular: rr\n    persistence: {{timeout: 1500ms, netmask: 24}}\n    real_servers:\n      - {{address: 198.51.100.2:80, weight: 99999}}\n"),
+        &format!(
+            "{VS}  - address: 192.0.2.7\n    schedular: rr\n    persistence: {{timeout: 1500ms, netmask: 24}}\n    real_servers:\n      - {{address: 198.51.100.2:80, weight: 99999}}\n"
+        ),
         &[
             "2:14: virtual_servers[0].address: a service address needs a port (`:0` with persistence for all ports)",
             "3:5: virtual_servers[0].schedular: unknown key `schedular` (did you mean `scheduler`?)",
@@ -296,5 +300,10 @@ fn a_bad_service_key_does_not_hide_the_rest_of_the_service() {
 
 #[test]
 fn a_single_status_code_may_be_quoted() {
-    assert!(problems(&format!("{VS}  - address: 192.0.2.7:80\n    checks: [{{type: http, expect_status: \"204\"}}]\n")).is_empty());
+    assert!(
+        problems(&format!(
+            "{VS}  - address: 192.0.2.7:80\n    checks: [{{type: http, expect_status: \"204\"}}]\n"
+        ))
+        .is_empty()
+    );
 }

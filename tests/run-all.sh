@@ -21,6 +21,8 @@ mkdir -p "$LOG_DIR"
 # Scripts run inside the VM; each ends with a line "NAME: N passed, M failed".
 VM_TESTS=(
   tests/vm/smoke.sh
+  tests/vm/netlink.sh
+  tests/vm/daemon.sh
 )
 
 passed=0 failed=0 skipped=0
@@ -73,8 +75,10 @@ if [ "${IPVSD_SKIP_VM:-}" = 1 ]; then
   note "VM tests SKIPPED (IPVSD_SKIP_VM=1): ${#VM_TESTS[@]} scripts not run"
   skipped=$((skipped + ${#VM_TESTS[@]}))
 else
-  note "VM: preparing the kernel and initramfs"
-  if ! bash tests/vm/run.sh --prepare; then
+  note "VM: building the VM-only test binaries and preparing the kernel and initramfs"
+  if ! cargo build --quiet || ! cargo test --no-run --quiet --features vm-tests --test vm_netlink --test vm_netlink_admin; then
+    fail "${#VM_TESTS[@]}" "VM test binaries did not build: ${#VM_TESTS[@]} VM test scripts not run"
+  elif ! bash tests/vm/run.sh --prepare; then
     fail "${#VM_TESTS[@]}" "VM could not be prepared: ${#VM_TESTS[@]} VM test scripts not run"
   else
     for t in "${VM_TESTS[@]}"; do

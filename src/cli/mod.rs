@@ -1,4 +1,5 @@
-//! The command line: `ipvsd check-config`, `ipvsd run` (and `run --dry-run`).
+//! The command line: `ipvsd check-config`, `ipvsd run` (and `run --dry-run`), `ipvsd
+//! status`, `ipvsd export`.
 //!
 //! Each subcommand is a thin shell: load the config, call the library, print, pick the
 //! exit code. Exit codes are part of the interface (README, "Exit codes").
@@ -8,9 +9,16 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use std::collections::BTreeMap;
+
 use crate::config::{self, LoadError};
 use crate::controller;
+use crate::ipvs::backend::{Backend, to_table};
+use crate::ipvs::listing::{self, Columns};
+use crate::ipvs::model::ServiceKey;
+use crate::ipvs::netlink::NetlinkBackend;
 use crate::ipvs::save;
+use crate::ipvs::task::converge;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -54,7 +62,49 @@ pub enum Command {
         /// Log filter overriding the config's `log_level` (e.g. `debug`).
         #[arg(long)]
         log_level: Option<String>,
+        /// Where IPVS changes go: `kernel` (generic netlink), or `memory` (a table in
+        /// the process, for trying configs and benchmarks on hosts without IPVS).
+        #[arg(long, value_enum, default_value_t = IpvsBackend::Kernel)]
+        ipvs_backend: IpvsBackend,
     },
+    /// Apply the config's IPVS table once and exit: reconcile the kernel with it (only
+    /// the services the config owns, every real server at its configured weight; no
+    /// checks), print what was written.
+    Apply {
+        /// The config file.
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Print the live IPVS table like `ipvsadm -Ln`, marking the services ipvsd owns.
+    Status {
+        /// The config that says which services ipvsd owns.
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// Connections, packets and bytes (`ipvsadm --stats`).
+        #[arg(long, conflicts_with = "rate")]
+        stats: bool,
+        /// Per-second rates (`ipvsadm --rate`).
+        #[arg(long)]
+        rate: bool,
+        /// Exact numbers, no K/M/G (`ipvsadm --exact`).
+        #[arg(long)]
+        exact: bool,
+    },
+    /// Print the live IPVS table in `ipvsadm -S -n` format (for `ipvsadm-restore`).
+    Export {
+        /// Only the services this config owns.
+        #[arg(long)]
+        owned: bool,
+        /// The config, for --owned.
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IpvsBackend {
+    Kernel,
+    Memory,
 }
 
 /// Runs a parsed command line and returns the process exit status.
@@ -66,9 +116,27 @@ pub fn dispatch(cli: Cli) -> u8 {
             dry_run: true,
             ..
         } => dry_run(&config),
+        Command::Status {
+            config,
+            stats,
+            rate,
+            exact,
+        } => {
+            let columns = match (stats, rate) {
+                (true, _) => Columns::Stats,
+                (_, true) => Columns::Rate,
+                _ => Columns::Plain,
+            };
+            status(&config, columns, exact)
+        }
+        Command::Export { owned, config } => export(owned.then_some(config.as_path())),
+        Command::Apply { config } => apply(&config),
         Command::Run {
-            config, log_level, ..
-        } => match crate::daemon::run(&config, log_level.as_deref()) {
+            config,
+            log_level,
+            ipvs_backend,
+            ..
+        } => match crate::daemon::run(&config, log_level.as_deref(), ipvs_backend) {
             Ok(()) => EXIT_OK,
             Err(crate::daemon::RunError::Config(e)) => report_load_error(&e),
             Err(e) => {
@@ -137,6 +205,116 @@ fn dry_run(file: &std::path::Path) -> u8 {
             EXIT_OK
         }
         Err(e) => report_load_error(&e),
+    }
+}
+
+fn kernel() -> Result<NetlinkBackend, u8> {
+    NetlinkBackend::connect().map_err(|e| {
+        eprintln!("ipvsd: cannot read the IPVS table: {}", error_chain(&e));
+        EXIT_RUNTIME
+    })
+}
+
+/// The services a config owns, by key, with their names; empty (and a note on stderr) if
+/// the config cannot be loaded.
+fn owned_names(path: &std::path::Path) -> BTreeMap<ServiceKey, String> {
+    match config::load_file(path) {
+        Ok(cfg) => cfg
+            .virtual_servers
+            .iter()
+            .map(|v| (v.key, v.name.clone()))
+            .collect(),
+        Err(e) => {
+            eprintln!(
+                "ipvsd: note: {}: owned services are not marked",
+                error_chain(&e).lines().next().unwrap_or_default()
+            );
+            BTreeMap::new()
+        }
+    }
+}
+
+fn status(config_path: &std::path::Path, columns: Columns, exact: bool) -> u8 {
+    let mut k = match kernel() {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let read = k.info().and_then(|info| Ok((info, k.dump()?)));
+    match read {
+        Ok((info, table)) => {
+            let owned = owned_names(config_path);
+            print!("{}", listing::render(&info, &table, columns, exact, &owned));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("ipvsd: cannot read the IPVS table: {}", error_chain(&e));
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn apply(path: &std::path::Path) -> u8 {
+    let cfg = match config::load_file(path) {
+        Ok(cfg) => cfg,
+        Err(e) => return report_load_error(&e),
+    };
+    let mut k = match kernel() {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let owned = cfg.virtual_servers.iter().map(|v| v.key).collect();
+    let start = std::time::Instant::now();
+    let report = converge(&mut k, &controller::configured_table(&cfg), &owned);
+    let elapsed = start.elapsed();
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for op in &report.applied {
+        *kinds.entry(op.kind()).or_default() += 1;
+    }
+    let detail: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!(
+        "applied {} write{}{} in {:.3}s",
+        report.applied.len(),
+        plural(report.applied.len()),
+        if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", detail.join(", "))
+        },
+        elapsed.as_secs_f64()
+    );
+    match report.error {
+        None => EXIT_OK,
+        Some(e) => {
+            eprintln!("ipvsd: not converged: {e}");
+            EXIT_RUNTIME
+        }
+    }
+}
+
+fn export(owned_by: Option<&std::path::Path>) -> u8 {
+    let mut k = match kernel() {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    match k.dump() {
+        Ok(observed) => {
+            let mut table = to_table(&observed);
+            if let Some(path) = owned_by {
+                let owned = match config::load_file(path) {
+                    Ok(cfg) => cfg,
+                    Err(e) => return report_load_error(&e),
+                };
+                table
+                    .services
+                    .retain(|k, _| owned.virtual_servers.iter().any(|v| v.key == *k));
+            }
+            print!("{}", save::save(&table));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("ipvsd: cannot read the IPVS table: {}", error_chain(&e));
+            EXIT_RUNTIME
+        }
     }
 }
 

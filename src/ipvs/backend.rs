@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{DestKey, Destination, Service, ServiceKey};
+use super::model::{DestKey, Destination, Service, ServiceEntry, ServiceKey, Table};
 
 /// One change to the kernel table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +32,15 @@ impl Op {
             Op::AddDest(..) => "add_dest",
             Op::EditDest(..) => "edit_dest",
             Op::DelDest(..) => "del_dest",
+        }
+    }
+
+    /// The destination an op is about, if any (for logs).
+    pub fn dest_key(&self) -> Option<DestKey> {
+        match self {
+            Op::AddDest(_, d) | Op::EditDest(_, d) => Some(d.key),
+            Op::DelDest(_, k) => Some(*k),
+            _ => None,
         }
     }
 
@@ -79,6 +88,26 @@ pub struct ServiceState {
 /// The whole kernel table as dumped.
 pub type Observed = BTreeMap<ServiceKey, ServiceState>;
 
+/// The settings of a dumped table, without counters (for `export` and comparisons).
+pub fn to_table(observed: &Observed) -> Table {
+    Table {
+        services: observed
+            .iter()
+            .map(|(k, st)| {
+                let entry = ServiceEntry {
+                    service: st.service.clone(),
+                    dests: st
+                        .dests
+                        .iter()
+                        .map(|(dk, d)| (*dk, d.dest.clone()))
+                        .collect(),
+                };
+                (*k, entry)
+            })
+            .collect(),
+    }
+}
+
 /// GET_INFO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Info {
@@ -118,7 +147,7 @@ pub enum BackendError {
     #[error("not found")]
     NotFound,
     /// Any other errno from the kernel.
-    #[error("kernel refused the request (errno {errno})")]
+    #[error("kernel refused the request: {}", std::io::Error::from_raw_os_error(*errno))]
     Kernel { errno: i32 },
     #[error("cannot talk to the kernel")]
     Io(#[source] std::io::Error),
@@ -139,6 +168,12 @@ impl BackendError {
 pub trait Backend: Send {
     fn dump(&mut self) -> Result<Observed, BackendError>;
     fn apply(&mut self, op: &Op) -> Result<(), BackendError>;
+    /// Applies every op and returns one result per op, in order. Unlike stopping at the
+    /// first failure, every op is attempted: a backend may send them all before reading
+    /// the answers (the netlink one pipelines them). The default applies them one by one.
+    fn apply_all(&mut self, ops: &[Op]) -> Vec<Result<(), BackendError>> {
+        ops.iter().map(|op| self.apply(op)).collect()
+    }
     fn info(&mut self) -> Result<Info, BackendError>;
     fn timeouts(&mut self) -> Result<Timeouts, BackendError>;
     fn set_timeouts(&mut self, t: Timeouts) -> Result<(), BackendError>;
@@ -154,6 +189,9 @@ impl<B: Backend> Backend for std::sync::Arc<std::sync::Mutex<B>> {
     }
     fn apply(&mut self, op: &Op) -> Result<(), BackendError> {
         lock(self).apply(op)
+    }
+    fn apply_all(&mut self, ops: &[Op]) -> Vec<Result<(), BackendError>> {
+        lock(self).apply_all(ops)
     }
     fn info(&mut self) -> Result<Info, BackendError> {
         lock(self).info()

@@ -62,22 +62,28 @@ pub fn converge(
         if ops.is_empty() {
             return report;
         }
+        // Every op is attempted (the backend may pipeline them); a race on any of them
+        // means our view was stale: read again and reconcile what is left.
+        let results = backend.apply_all(&ops);
         let mut raced = false;
-        for op in ops {
-            match backend.apply(&op) {
+        let mut hard: Option<String> = None;
+        for (op, result) in ops.into_iter().zip(results) {
+            match result {
                 Ok(()) => report.applied.push(op),
                 Err(e) if e.is_race() => {
                     debug!(op = op.kind(), service = %op.service_key(), error = %e, "ipvs race, re-reading");
                     report.races += 1;
                     raced = true;
-                    break;
                 }
                 Err(e) => {
-                    report.reconnect = matches!(e, BackendError::Io(_));
-                    report.error = Some(format!("{}: {}", op.kind(), error_text(&e)));
-                    return report;
+                    report.reconnect |= matches!(e, BackendError::Io(_));
+                    hard.get_or_insert_with(|| format!("{}: {}", op.kind(), error_text(&e)));
                 }
             }
+        }
+        if let Some(e) = hard {
+            report.error = Some(e);
+            return report;
         }
         if !raced {
             return report;
@@ -185,10 +191,11 @@ pub fn run(
         let report = converge(b.as_mut(), table, owned);
         let repairs = if changed { 0 } else { report.applied.len() };
         for op in &report.applied {
+            let dest = op.dest_key().map(|d| d.to_string()).unwrap_or_default();
             if changed {
-                info!(op = op.kind(), service = %op.service_key(), "ipvs change applied");
+                info!(op = op.kind(), service = %op.service_key(), dest, "ipvs change applied");
             } else {
-                warn!(op = op.kind(), service = %op.service_key(), "ipvs drift repaired");
+                warn!(op = op.kind(), service = %op.service_key(), dest, "ipvs drift repaired");
             }
         }
         if let Some(e) = &report.error {
@@ -346,8 +353,9 @@ mod tests {
         let want = table(&[1, 2]);
         let r = converge(&mut b, &want, &BTreeSet::new());
         assert!(r.converged(), "{r:?}");
-        assert_eq!((r.rounds, r.races), (2, 1));
-        // Second round: edit the racer's destination, add the other one.
+        // First round: our service add and the add of the racer's destination hit EEXIST,
+        // the other destination is added. Second round: the racer's weight is edited.
+        assert_eq!((r.rounds, r.races), (2, 2));
         let key = *want.services.keys().next().unwrap();
         assert_eq!(
             r.applied.iter().map(Op::kind).collect::<Vec<_>>(),
@@ -364,7 +372,7 @@ mod tests {
         let r = converge(&mut b, &table(&[1]), &BTreeSet::new());
         assert_eq!(
             r.error.as_deref(),
-            Some("kernel refused the request (errno 12)")
+            Some("kernel refused the request: Cannot allocate memory (os error 12)")
         );
         // The next convergence, with the fault gone, completes.
         let r = converge(&mut b, &table(&[1]), &BTreeSet::new());

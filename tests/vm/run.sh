@@ -28,7 +28,7 @@ PACKAGES=(qemu-system-x86 busybox-static kmod cpio ipvsadm iproute2 curl bash ip
 REQUIRED_MODULES=(virtio_pci 9pnet_virtio 9p ip_vs veth bridge)
 OPTIONAL_MODULES=(
 	ip_vs_rr ip_vs_wrr ip_vs_sh ip_vs_dh ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq
-	ip_vs_mh ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr ip_vs_twos ip_vs_ftp
+	ip_vs_mh ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr ip_vs_twos ip_vs_ftp ip_vs_pe_sip
 	macvlan dummy ipip ip6_tunnel ip6_gre tun ipv6 af_packet
 	nf_conntrack nf_conntrack_netlink nf_nat
 	x_tables ip_tables ip6_tables iptable_mangle iptable_filter iptable_nat

@@ -10,54 +10,13 @@
 # Only documentation address ranges are used; everything created is removed.
 set -euo pipefail
 
-if [[ $(id -u) != 0 || ! -e /proc/net/ip_vs && $(hostname) != ipvsd-vm ]]; then
-	echo "vm-smoke: run it inside the VM: tests/vm/run.sh tests/vm/smoke.sh" >&2
-	exit 2
-fi
+# shellcheck source=tests/vm/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+vm_require vm-smoke
 
-PASSED=0 FAILED=0 SKIPPED=0
 SCHEDULERS=(rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)
 WWW=/tmp/vm-smoke-www
 HTTPD_PID=''
-
-# check NAME CMD...: run CMD (usually a function) with errexit on, in a
-# subshell; report ok/not ok and show its output when it fails.
-check() {
-	local name=$1 out rc
-	shift
-	set +e
-	out=$(
-		set -e
-		"$@" 2>&1
-	)
-	rc=$?
-	set -e
-	if ((rc == 0)); then
-		echo "ok - $name"
-		PASSED=$((PASSED + 1))
-	else
-		echo "not ok - $name"
-		[[ -z $out ]] || printf '#   %s\n' "${out//$'\n'/$'\n'#   }"
-		FAILED=$((FAILED + 1))
-	fi
-}
-
-skip() {
-	echo "ok - $1 # SKIP $2"
-	SKIPPED=$((SKIPPED + 1))
-}
-
-# expect_line TEXT LINE: fail (showing TEXT) unless LINE is one of TEXT's lines.
-expect_line() {
-	if ! grep -qxF -- "$2" <<<"$1"; then
-		printf 'expected line: %s\ngot:\n%s\n' "$2" "$1"
-		return 1
-	fi
-}
-
-has_module() {
-	modinfo "$1" >/dev/null 2>&1 || grep -q "/$1.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null
-}
 
 # ------------------------------------------------------------------ checks
 t_proc_ip_vs() {
@@ -283,7 +242,4 @@ check "tools run (ip ss ipvsadm curl keepalived iptables modprobe)" t_tools
 check "IPVS NAT forwards an HTTP request client -> VIP -> real server (netns)" t_nat_forwarding
 check "cleanup leaves no links, namespaces, IPVS services or MARK rules" t_cleaned_up
 
-summary="vm-smoke: $PASSED passed, $FAILED failed"
-((SKIPPED == 0)) || summary+=", $SKIPPED skipped"
-echo "$summary"
-((FAILED == 0))
+vm_summary vm-smoke
