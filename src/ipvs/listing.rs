@@ -99,26 +99,14 @@ fn render_service(
     match columns {
         Columns::Plain => {
             let _ = write!(out, "{name} {}", s.scheduler);
-            let names = s.scheduler.flag_names();
-            let set: Vec<&str> = [svc_flags::SCHED1, svc_flags::SCHED2, svc_flags::SCHED3]
-                .iter()
-                .zip(names)
-                .filter(|(bit, _)| s.flags & **bit != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            if !set.is_empty() {
-                let _ = write!(out, " ({})", set.join(","));
+            let flags = s.sched_flag_names();
+            if !flags.is_empty() {
+                let _ = write!(out, " ({})", flags.join(","));
             }
             if s.flags & svc_flags::PERSISTENT != 0 {
                 let _ = write!(out, " persistent {}", s.timeout);
-                match s.key.family() {
-                    Family::Inet if s.netmask != u32::MAX => {
-                        let _ = write!(out, " mask {}", std::net::Ipv4Addr::from(s.netmask));
-                    }
-                    Family::Inet6 if s.netmask != 128 => {
-                        let _ = write!(out, " mask {}", s.netmask);
-                    }
-                    _ => {}
+                if let Some(mask) = s.netmask_text() {
+                    let _ = write!(out, " mask {mask}");
                 }
                 if let Some(pe) = &s.pe_name {
                     let _ = write!(out, " pe {pe}");

@@ -292,6 +292,30 @@ pub struct Service {
     pub pe_name: Option<String>,
 }
 
+impl Service {
+    /// The set scheduler flags by ipvsadm's names (`sh-fallback`, `flag-2`, ...).
+    pub fn sched_flag_names(&self) -> Vec<&'static str> {
+        [svc_flags::SCHED1, svc_flags::SCHED2, svc_flags::SCHED3]
+            .iter()
+            .zip(self.scheduler.flag_names())
+            .filter(|(bit, _)| self.flags & **bit != 0)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// The persistence granularity as ipvsadm prints it (`255.255.255.0`, `64`), or `None`
+    /// when it is the whole address (per client).
+    pub fn netmask_text(&self) -> Option<String> {
+        match self.key.family() {
+            Family::Inet if self.netmask != u32::MAX => {
+                Some(std::net::Ipv4Addr::from(self.netmask).to_string())
+            }
+            Family::Inet6 if self.netmask != 128 => Some(self.netmask.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// What identifies a destination within its service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DestKey {

@@ -8,8 +8,8 @@
 use std::fmt::Write;
 
 use super::model::{
-    Family, Forwarding, Protocol, Scheduler, ServiceEntry, ServiceKey, Table, TunnelCsum,
-    TunnelType, fmt_addr_port, svc_flags,
+    Family, Forwarding, Protocol, ServiceEntry, ServiceKey, Table, TunnelCsum, TunnelType,
+    fmt_addr_port, svc_flags,
 };
 
 /// The whole table in save format, one rule per line.
@@ -52,14 +52,8 @@ fn save_service(out: &mut String, entry: &ServiceEntry) {
     let _ = write!(out, "-A {svc} -s {}", s.scheduler);
     if s.flags & svc_flags::PERSISTENT != 0 {
         let _ = write!(out, " -p {}", s.timeout);
-        match s.key.family() {
-            Family::Inet if s.netmask != u32::MAX => {
-                let _ = write!(out, " -M {}", std::net::Ipv4Addr::from(s.netmask));
-            }
-            Family::Inet6 if s.netmask != 128 => {
-                let _ = write!(out, " -M {}", s.netmask);
-            }
-            _ => {}
+        if let Some(mask) = s.netmask_text() {
+            let _ = write!(out, " -M {mask}");
         }
     }
     if let Some(pe) = &s.pe_name {
@@ -68,12 +62,9 @@ fn save_service(out: &mut String, entry: &ServiceEntry) {
     if s.flags & svc_flags::ONEPACKET != 0 {
         out.push_str(" -o");
     }
-    if s.flags & svc_flags::SCHED_MASK != 0 {
-        let _ = write!(
-            out,
-            " -b {}",
-            sched_flag_names(s.scheduler, s.flags).join(",")
-        );
+    let flags = s.sched_flag_names();
+    if !flags.is_empty() {
+        let _ = write!(out, " -b {}", flags.join(","));
     }
     out.push('\n');
 
@@ -103,17 +94,6 @@ fn save_service(out: &mut String, entry: &ServiceEntry) {
     }
 }
 
-/// ipvsadm names the generic SCHED1..3 bits after the scheduler that uses them.
-fn sched_flag_names(scheduler: Scheduler, flags: u32) -> Vec<&'static str> {
-    let names = scheduler.flag_names();
-    [svc_flags::SCHED1, svc_flags::SCHED2, svc_flags::SCHED3]
-        .iter()
-        .zip(names)
-        .filter(|(bit, _)| flags & **bit != 0)
-        .map(|(_, n)| *n)
-        .collect()
-}
-
 fn fwd_switch(f: &Forwarding) -> &'static str {
     match f {
         Forwarding::Nat => "-m",
@@ -135,7 +115,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::ipvs::model::{DestKey, Destination, Service};
+    use crate::ipvs::model::{DestKey, Destination, Scheduler, Service};
 
     fn entry(service: Service, dests: Vec<Destination>) -> ServiceEntry {
         ServiceEntry {
