@@ -4,6 +4,7 @@
 //! (the kernel table model), `controller` (config + health -> desired table), `cli` and
 //! `daemon` (the I/O shell that wires it together).
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod controller;

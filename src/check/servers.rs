@@ -1,0 +1,268 @@
+//! The health of every real server of a config, fed by probe results.
+//!
+//! Pure: results and time come in as arguments. Owned by the daemon's main task; the
+//! controller reads it as `Inputs`. On reload, a server keeps its state when its service,
+//! address, port and checks are unchanged; anything else starts over from its configured
+//! initial state.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::Outcome;
+use super::health::{Health, ServerHealth};
+use crate::config::{Check, Config, RealServer};
+use crate::controller::{Inputs, ServerInput, dest_key, initial_health};
+use crate::ipvs::model::{DestKey, ServiceKey};
+
+/// Identifies one check of one real server of one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckId {
+    pub service: ServiceKey,
+    pub dest: DestKey,
+    /// Index in the real server's `checks`.
+    pub index: usize,
+}
+
+/// A real server went up or down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub service: String,
+    pub dest: DestKey,
+    pub to: Health,
+    /// The probe result that tipped it (for the log line): `None` when the server came up.
+    pub reason: Option<String>,
+}
+
+/// The last result of one check, for status output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastResult {
+    pub outcome: Outcome,
+    pub at: Instant,
+}
+
+#[derive(Clone, Debug)]
+struct Server {
+    service_name: String,
+    checks: Vec<Check>,
+    health: ServerHealth,
+    up_since: Option<Instant>,
+    drained: bool,
+    last: Vec<Option<LastResult>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Servers {
+    map: BTreeMap<(ServiceKey, DestKey), Server>,
+}
+
+impl Servers {
+    /// The servers of `cfg`, keeping the state of those unchanged since `previous`.
+    pub fn from_config(cfg: &Config, previous: Option<&Servers>) -> Servers {
+        let mut map = BTreeMap::new();
+        for vs in &cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                let key = (vs.key, dest_key(rs));
+                let kept = previous
+                    .and_then(|p| p.map.get(&key))
+                    .filter(|old| old.checks == rs.checks)
+                    .map(|old| Server {
+                        service_name: vs.name.clone(),
+                        ..old.clone()
+                    });
+                map.insert(key, kept.unwrap_or_else(|| fresh(&vs.name, rs)));
+            }
+        }
+        Servers { map }
+    }
+
+    /// Records a probe result; returns the server's transition, if any.
+    pub fn record(&mut self, id: &CheckId, outcome: Outcome, now: Instant) -> Option<Transition> {
+        let server = self.map.get_mut(&(id.service, id.dest))?;
+        let ok = outcome.result.is_ok();
+        let reason = outcome.result.as_ref().err().map(|f| f.to_string());
+        if let Some(slot) = server.last.get_mut(id.index) {
+            *slot = Some(LastResult { outcome, at: now });
+        }
+        let to = server.health.record(id.index, ok)?;
+        server.up_since = (to == Health::Up).then_some(now);
+        Some(Transition {
+            service: server.service_name.clone(),
+            dest: id.dest,
+            to,
+            reason: if to == Health::Down { reason } else { None },
+        })
+    }
+
+    /// Drains (or undrains) a server at run time. `false` if there is no such server.
+    pub fn set_drained(&mut self, service: ServiceKey, dest: DestKey, drained: bool) -> bool {
+        match self.map.get_mut(&(service, dest)) {
+            Some(s) => {
+                s.drained = drained;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What the controller needs.
+    pub fn inputs(&self) -> Inputs {
+        self.map
+            .iter()
+            .map(|(k, s)| {
+                let input = ServerInput {
+                    health: s.health.state(),
+                    up_since: s.up_since,
+                    drained: s.drained,
+                };
+                (*k, input)
+            })
+            .collect()
+    }
+
+    pub fn health(&self, service: ServiceKey, dest: DestKey) -> Option<Health> {
+        self.map.get(&(service, dest)).map(|s| s.health.state())
+    }
+
+    pub fn last_results(&self, service: ServiceKey, dest: DestKey) -> &[Option<LastResult>] {
+        self.map
+            .get(&(service, dest))
+            .map_or(&[], |s| s.last.as_slice())
+    }
+
+    /// Every check to run: its id, the check, and where it probes.
+    pub fn checks<'a>(
+        &'a self,
+        cfg: &'a Config,
+    ) -> impl Iterator<Item = (CheckId, &'a RealServer, &'a Check)> + 'a {
+        cfg.virtual_servers.iter().flat_map(|vs| {
+            vs.real_servers.iter().flat_map(move |rs| {
+                rs.checks.iter().enumerate().map(move |(index, c)| {
+                    let id = CheckId {
+                        service: vs.key,
+                        dest: dest_key(rs),
+                        index,
+                    };
+                    (id, rs, c)
+                })
+            })
+        })
+    }
+}
+
+fn fresh(service_name: &str, rs: &RealServer) -> Server {
+    let rise_fall: Vec<(u32, u32)> = rs.checks.iter().map(|c| (c.rise, c.fall)).collect();
+    Server {
+        service_name: service_name.to_string(),
+        checks: rs.checks.clone(),
+        health: ServerHealth::new(initial_health(rs), &rise_fall),
+        up_since: None,
+        drained: false,
+        last: vec![None; rs.checks.len()],
+    }
+}
+
+/// When check `i` of `n` starts: the checks are spread evenly over one interval so they
+/// don't all fire at once.
+pub fn start_offset(i: usize, n: usize, interval: Duration) -> Duration {
+    if n == 0 {
+        return Duration::ZERO;
+    }
+    let nanos = interval.as_nanos() * (i as u128) / (n as u128);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::check::{Failure, Reason};
+    use crate::config::schema::Env;
+
+    struct NoFiles;
+    impl Env for NoFiles {
+        fn hostname(&self) -> String {
+            "t".into()
+        }
+        fn check_readable(&self, _: &Path) -> Result<(), String> {
+            Ok(())
+        }
+        fn check_executable(&self, _: &Path) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn cfg(check: &str) -> Config {
+        let y = format!(
+            "virtual_servers:\n  - address: 192.0.2.7:80\n    checks: [{check}]\n    real_servers:\n      - address: 198.51.100.27:80\n"
+        );
+        crate::config::load_str(&y, Path::new("t"), &NoFiles).unwrap()
+    }
+
+    fn id(c: &Config) -> CheckId {
+        CheckId {
+            service: c.virtual_servers[0].key,
+            dest: dest_key(&c.virtual_servers[0].real_servers[0]),
+            index: 0,
+        }
+    }
+
+    fn fail() -> Outcome {
+        Outcome {
+            result: Err(Failure::new(Reason::HttpStatus, "status 503")),
+            latency: Duration::from_millis(3),
+        }
+    }
+
+    fn pass() -> Outcome {
+        Outcome {
+            result: Ok(()),
+            latency: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn a_server_goes_down_with_the_reason_of_the_tipping_result_and_comes_back() {
+        let c = cfg("{type: http, rise: 1, fall: 2}");
+        let mut s = Servers::from_config(&c, None);
+        let now = Instant::now();
+        assert_eq!(s.record(&id(&c), fail(), now), None);
+        let t = s.record(&id(&c), fail(), now).unwrap();
+        assert_eq!(t.to, Health::Down);
+        assert_eq!(t.reason.as_deref(), Some("http_status: status 503"));
+        assert_eq!(t.service, "tcp/192.0.2.7:80");
+        let t = s.record(&id(&c), pass(), now).unwrap();
+        assert_eq!((t.to, t.reason), (Health::Up, None));
+        let input = s.inputs()[&(id(&c).service, id(&c).dest)];
+        assert_eq!(input.up_since, Some(now));
+    }
+
+    #[test]
+    fn a_reload_keeps_the_state_of_unchanged_servers_and_resets_changed_checks() {
+        let c = cfg("{type: http, rise: 1, fall: 1}");
+        let mut s = Servers::from_config(&c, None);
+        s.record(&id(&c), fail(), Instant::now());
+        let same = Servers::from_config(&c, Some(&s));
+        assert_eq!(same.health(id(&c).service, id(&c).dest), Some(Health::Down));
+        let changed = cfg("{type: http, rise: 1, fall: 2}");
+        let reset = Servers::from_config(&changed, Some(&s));
+        assert_eq!(reset.health(id(&c).service, id(&c).dest), Some(Health::Up));
+    }
+
+    #[test]
+    fn stale_results_for_unknown_servers_are_ignored() {
+        let c = cfg("{type: tcp}");
+        let mut s = Servers::from_config(&c, None);
+        let mut other = id(&c);
+        other.dest.port = 81;
+        assert_eq!(s.record(&other, fail(), Instant::now()), None);
+    }
+
+    #[test]
+    fn checks_are_spread_over_the_interval() {
+        let i = Duration::from_secs(2);
+        assert_eq!(start_offset(0, 4, i), Duration::ZERO);
+        assert_eq!(start_offset(1, 4, i), Duration::from_millis(500));
+        assert_eq!(start_offset(3, 4, i), Duration::from_millis(1500));
+    }
+}
