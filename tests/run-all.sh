@@ -23,6 +23,7 @@ VM_TESTS=(
   tests/vm/smoke.sh
   tests/vm/netlink.sh
   tests/vm/daemon.sh
+  tests/vm/checks.sh
 )
 
 passed=0 failed=0 skipped=0

@@ -3,6 +3,8 @@
 
 pub mod health;
 pub mod probe;
+pub mod runner;
+pub mod schedule;
 pub mod servers;
 
 use std::fmt;

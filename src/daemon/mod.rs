@@ -1,27 +1,29 @@
 //! The daemon: the only place that wires tasks, signals, reload and shutdown together.
 //!
 //! It loads the config, sets up logging, starts the IPVS task (its own thread, owning the
-//! netlink socket) with the desired table, and supervises signals: SIGTERM/SIGINT stop it
-//! cleanly (IPVS rules stay unless `remove_rules_on_exit`); SIGHUP re-reads and validates
-//! the config, keeping the running one if the new one has problems, and hands the new
-//! desired table to the IPVS task. Checkers and VRRP join here as they are built.
+//! netlink socket) and the health checks (one task per real server and check), and runs
+//! the main loop: probe results update the servers' health (`director`), which gives the
+//! desired table for the IPVS task; SIGTERM/SIGINT stop it cleanly (IPVS rules stay
+//! unless `remove_rules_on_exit`); SIGHUP re-reads and validates the config, keeping the
+//! running one if the new one has problems. VRRP joins here as it is built.
 
+mod director;
 mod logging;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use crate::check::runner::{self, CheckResult};
 use crate::cli::IpvsBackend;
 use crate::config::{self, Config, LoadError};
-use crate::controller;
 use crate::ipvs::backend::{Backend, MemoryBackend};
-use crate::ipvs::model::ServiceKey;
 use crate::ipvs::netlink::NetlinkBackend;
 use crate::ipvs::task::{self, Command, Connect, Event};
+use director::Director;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -66,12 +68,7 @@ fn connector(kind: IpvsBackend) -> Connect {
     }
 }
 
-/// The services a config owns.
-fn owned(cfg: &Config) -> BTreeSet<ServiceKey> {
-    cfg.virtual_servers.iter().map(|v| v.key).collect()
-}
-
-async fn supervise(path: PathBuf, mut cfg: Config, backend: IpvsBackend) -> Result<(), RunError> {
+async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(), RunError> {
     let setup = |source| RunError::Setup {
         what: "signal handlers",
         source,
@@ -106,17 +103,28 @@ async fn supervise(path: PathBuf, mut cfg: Config, backend: IpvsBackend) -> Resu
             what: "the ipvs thread",
             source,
         })?;
-    let desired = |cfg: &Config, owned: BTreeSet<ServiceKey>| Command::Desired {
-        table: controller::configured_table(cfg),
-        owned,
-    };
     // The task lives as long as this function, so a send only fails if it panicked.
     let send = |c: Command| {
         if cmd_tx.send(c).is_err() {
             error!("the ipvs task has stopped");
         }
     };
-    send(desired(&cfg, owned(&cfg)));
+
+    // Health checks: one task per (real server, check), results on a bounded channel.
+    let mut director = Director::new(cfg);
+    let (res_tx, mut res_rx) = mpsc::channel::<CheckResult>(1024);
+    let mut checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
+    info!(checks = checkers.len(), "health checks started");
+    if let Some(c) = director.update(Instant::now()) {
+        send(c);
+    }
+    // Slow start: while a weight is ramping, recompute every second.
+    let mut ramp_tick = tokio::time::interval(Duration::from_secs(1));
+    ramp_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    // Probe punctuality, reported at debug level once a minute.
+    let mut schedule_tick = tokio::time::interval(Duration::from_secs(60));
+    schedule_tick.tick().await;
 
     let mut ready = false;
     loop {
@@ -125,11 +133,23 @@ async fn supervise(path: PathBuf, mut cfg: Config, backend: IpvsBackend) -> Resu
             _ = int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
             _ = hup.recv() => {
                 if let Some(new) = reload(&path).await {
-                    // Services dropped by the new config are still ours to delete.
-                    let mut keys = owned(&cfg);
-                    keys.extend(owned(&new));
-                    send(desired(&new, keys));
-                    cfg = new;
+                    // Checks restart with the new config; unchanged servers keep their health.
+                    drop(checkers);
+                    if let Some(c) = director.reload(new, Instant::now()) {
+                        send(c);
+                    }
+                    checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
+                }
+            }
+            Some(r) = res_rx.recv() => {
+                if let Some(c) = director.on_result(r, Instant::now()) {
+                    send(c);
+                }
+            }
+            _ = schedule_tick.tick() => director.report_schedule(),
+            _ = ramp_tick.tick(), if director.ramping => {
+                if let Some(c) = director.update(Instant::now()) {
+                    send(c);
                 }
             }
             Some(ev) = ev_rx.recv() => {
@@ -142,6 +162,8 @@ async fn supervise(path: PathBuf, mut cfg: Config, backend: IpvsBackend) -> Resu
             }
         }
     }
+    drop(checkers);
+    let cfg = director.cfg;
     send(Command::Shutdown {
         remove_owned: cfg.global.remove_rules_on_exit,
     });

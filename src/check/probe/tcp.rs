@@ -1,0 +1,35 @@
+//! The tcp probe, and the TCP connect that the http and https probes share.
+//!
+//! I/O only: a connect from the optional source address; the decisions (which error is
+//! which reason) are `super::io_failure`.
+
+use std::net::SocketAddr;
+
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::io_failure;
+use crate::check::{Failure, Reason, Target};
+
+/// A completed connect is a pass; the connection is closed at once.
+pub(super) async fn probe(target: &Target) -> Result<(), Failure> {
+    connect(target).await.map(drop)
+}
+
+/// A new connection to `target`, bound to `target.source` if set.
+pub(super) async fn connect(target: &Target) -> Result<TcpStream, Failure> {
+    let addr = SocketAddr::new(target.addr, target.port);
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| Failure::new(Reason::Network, format!("cannot open a socket: {e}")))?;
+    if let Some(source) = target.source {
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .map_err(|e| Failure::new(Reason::Network, format!("cannot bind {source}: {e}")))?;
+    }
+    let stream = socket.connect(addr).await.map_err(|e| io_failure(&e))?;
+    // Requests are one small write; no reason to let Nagle hold them back.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
