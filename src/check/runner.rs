@@ -70,7 +70,8 @@ pub fn spawn(cfg: &Config, servers: &Servers, tx: mpsc::Sender<CheckResult>) -> 
         };
         let prober = Prober::new(check, target(rs, check), ctx, &cfg.global.exec_user);
         let offset = start_offset(i, n, check.interval);
-        let span = info_span!("check", service = %service, rs = %id.dest, check = check.kind.name());
+        let span =
+            info_span!("check", service = %service, rs = %id.dest, check = check.kind.name());
         tasks.spawn(run(id, prober, check.interval, offset, tx.clone()).instrument(span));
     }
     Checkers { tasks }
@@ -105,7 +106,11 @@ async fn run(
                 latency: Duration::ZERO,
             },
         };
-        debug!(ok = outcome.result.is_ok(), latency_ms = outcome.latency.as_millis() as u64, "probe");
+        debug!(
+            ok = outcome.result.is_ok(),
+            latency_ms = outcome.latency.as_millis() as u64,
+            "probe"
+        );
         if tx.send(CheckResult { id, outcome, late }).await.is_err() {
             return;
         }

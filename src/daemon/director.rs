@@ -51,7 +51,9 @@ impl Director {
 
     /// The desired table for now; `Some(command)` if it differs from the last one sent.
     pub fn update(&mut self, now: Instant) -> Option<Command> {
-        let d = self.controller.desired(&self.cfg, &self.servers.inputs(), now);
+        let d = self
+            .controller
+            .desired(&self.cfg, &self.servers.inputs(), now);
         self.ramping = d.ramping;
         for e in &d.events {
             match e {
@@ -59,12 +61,18 @@ impl Director {
                     service,
                     alive_weight,
                     quorum,
-                } => warn!(service, alive_weight, quorum, "quorum lost; sorry server in"),
+                } => warn!(
+                    service,
+                    alive_weight, quorum, "quorum lost; sorry server in"
+                ),
                 Event::QuorumRegained {
                     service,
                     alive_weight,
                     quorum,
-                } => info!(service, alive_weight, quorum, "quorum regained; sorry server out"),
+                } => info!(
+                    service,
+                    alive_weight, quorum, "quorum regained; sorry server out"
+                ),
             }
         }
         if self.last.as_ref() == Some(&d.table) {
