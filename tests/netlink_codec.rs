@@ -10,6 +10,11 @@
 #[path = "netlink_codec_support/mod.rs"]
 mod support;
 
+/// Whole datagrams (framing, the controller, ACKs, dumps) and dumps with entries the model
+/// cannot represent.
+#[path = "netlink_codec_support/datagrams.rs"]
+mod datagrams;
+
 use support::vectors as v;
 use support::*;
 
@@ -21,8 +26,8 @@ use ipvsd::ipvs::model::{
     TunnelType, svc_flags,
 };
 use ipvsd::ipvs::netlink::{
-    DecodeError, EncodeError, Exchange, Request, decode_daemon, decode_dest, decode_info,
-    decode_service, decode_timeouts,
+    DecodeError, EncodeError, Exchange, Request, decode_daemon, decode_dest, decode_dest_key,
+    decode_family_id, decode_info, decode_service, decode_service_key, decode_timeouts,
 };
 use proptest::prelude::*;
 
@@ -701,6 +706,9 @@ fn decode_everything(msg: &[u8]) {
     let _ = decode_info(msg);
     let _ = decode_timeouts(msg);
     let _ = decode_daemon(msg);
+    let _ = decode_service_key(msg);
+    let _ = decode_dest_key(msg, Family::Inet6);
+    let _ = decode_family_id(msg);
 }
 
 proptest! {

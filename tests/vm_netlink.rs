@@ -1,6 +1,8 @@
 //! The netlink backend against a real kernel: every scheduler, forwarding method, address
 //! family and service option is applied with `NetlinkBackend`, then read back two ways:
 //! `ipvsadm -S -n` must print the expected rules and our `dump()` must equal the model.
+//! Then pipelined batches (`apply_all`: mixed results, many windows, answers the kernel
+//! drops) and a foreign service the model cannot represent.
 //!
 //! Runs only inside the test VM (`bash tests/vm/netlink.sh`); on any other host each test
 //! is ignored. Every test gets a fresh network namespace, hence an empty IPVS table.
@@ -10,7 +12,11 @@ mod common;
 
 use common::*;
 use ipvsd::ipvs::backend::{Backend, BackendError, Op};
-use ipvsd::ipvs::model::{Family, Forwarding, Scheduler, TunnelCsum, TunnelType, svc_flags};
+use ipvsd::ipvs::model::{
+    Destination, Family, Forwarding, Scheduler, Service, TunnelCsum, TunnelType, svc_flags,
+};
+use ipvsd::ipvs::netlink::{DecodeError, Skipped, WINDOW};
+use ipvsd::ipvs::task::converge;
 
 // === Schedulers ===
 
@@ -433,4 +439,181 @@ fn a_table_larger_than_one_dump_buffer_is_dumped_completely() {
     assert_eq!(dump.len(), 400);
     assert_eq!(dump, observed(&table));
     assert_eq!(saved().len(), 400 * 4);
+}
+
+// === Pipelined writes (apply_all) ===
+
+#[test]
+#[ignore = "needs the IPVS test VM: bash tests/vm/netlink.sh"]
+fn apply_all_answers_each_op_of_a_mixed_batch_in_order() {
+    let mut b = backend();
+    let s1 = service(tcp("192.0.2.1", 80), Scheduler::Rr);
+    let s2 = service(tcp("192.0.2.2", 80), Scheduler::Wlc);
+    let d1 = dest("198.51.100.1", 80, Forwarding::Dr, 1);
+    let d2 = dest("198.51.100.2", 80, Forwarding::Dr, 1);
+    let mut d1_heavier = d1.clone();
+    d1_heavier.weight = 7;
+    let mut no_such_pe = service(tcp("192.0.2.3", 80), Scheduler::Rr);
+    no_such_pe.pe_name = Some("nosuch".into());
+    let mark_zero = service(fwmark(Family::Inet, 0), Scheduler::Rr);
+    let ops = vec![
+        Op::AddService(s1.clone()),
+        Op::AddDest(s1.key, d1.clone()),
+        Op::AddService(s1.clone()),
+        Op::AddDest(s1.key, d2.clone()),
+        Op::DelDest(s1.key, dest("198.51.100.9", 80, Forwarding::Dr, 1).key),
+        // Not encodable: never sent, answered as the kernel would.
+        Op::AddService(mark_zero),
+        // The kernel cannot load the persistence engine.
+        Op::AddService(no_such_pe),
+        Op::AddService(s2.clone()),
+        Op::AddDest(s2.key, d1.clone()),
+        Op::EditDest(s1.key, d1_heavier.clone()),
+        Op::EditService(service(tcp("192.0.2.99", 80), Scheduler::Rr)),
+        Op::AddDest(s2.key, d1.clone()),
+    ];
+    let got: Vec<String> = b.apply_all(&ops).iter().map(outcome).collect();
+    assert_eq!(
+        got,
+        [
+            "ok",
+            "ok",
+            "exists",
+            "ok",
+            "not found",
+            "kernel 22",
+            "kernel 2",
+            "ok",
+            "ok",
+            "ok",
+            "not found",
+            "exists"
+        ]
+    );
+    assert_eq!(
+        saved(),
+        [
+            "-A -t 192.0.2.1:80 -s rr",
+            "-a -t 192.0.2.1:80 -r 198.51.100.1:80 -g -w 7",
+            "-a -t 192.0.2.1:80 -r 198.51.100.2:80 -g -w 1",
+            "-A -t 192.0.2.2:80 -s wlc",
+            "-a -t 192.0.2.2:80 -r 198.51.100.1:80 -g -w 1",
+        ]
+    );
+    // The socket is in step after the batch: a dump reads exactly the table.
+    assert_eq!(
+        b.dump().expect("dump"),
+        observed(&[(s1, vec![d1_heavier, d2]), (s2, vec![d1])])
+    );
+}
+
+/// `count` TCP services on 192.0.2.x:80 and 192.0.3.x:80 with `dests` NAT destinations
+/// each.
+fn many(count: u16, dests: u16) -> Vec<(Service, Vec<Destination>)> {
+    (0..count)
+        .map(|i| {
+            let [hi, lo] = i.to_be_bytes();
+            let s = service(tcp(&format!("192.0.{}.{lo}", 2 + hi), 80), Scheduler::Wrr);
+            let ds = (1..=dests)
+                .map(|n| dest(&format!("198.51.100.{n}"), 8000 + i, Forwarding::Nat, 1))
+                .collect();
+            (s, ds)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: bash tests/vm/netlink.sh"]
+fn apply_all_over_many_windows_applies_everything_and_answers_across_the_boundaries() {
+    let table = many(60, 4);
+    let mut ops = add_ops(&table);
+    // The last op of the first window and the first of the second are duplicates.
+    ops.insert(WINDOW - 1, ops[0].clone());
+    ops.insert(WINDOW, ops[2].clone());
+    assert!(ops.len() > 4 * WINDOW, "{} ops", ops.len());
+    let mut b = backend();
+    let got: Vec<String> = b.apply_all(&ops).iter().map(outcome).collect();
+    let mut want = vec!["ok"; ops.len()];
+    want[WINDOW - 1] = "exists";
+    want[WINDOW] = "exists";
+    assert_eq!(got, want);
+    assert_eq!(b.dump().expect("dump"), observed(&table));
+    assert_eq!(saved().len(), 60 * 5);
+}
+
+#[test]
+#[ignore = "needs the IPVS test VM: bash tests/vm/netlink.sh"]
+fn answers_the_kernel_drops_fail_their_ops_with_io_and_later_windows_are_not_sent() {
+    let table = many(3 * WINDOW as u16, 0);
+    let ops = add_ops(&table);
+    let mut b = backend();
+    // The smallest buffer the kernel allows holds only a few answers: the kernel carries
+    // out the whole first window but drops most of its ACKs and reports ENOBUFS (before
+    // the answers it did queue, which are still read).
+    b.set_receive_buffer_size(0).expect("setsockopt");
+    let got: Vec<String> = b.apply_all(&ops).iter().map(outcome).collect();
+    let answered = got.iter().take_while(|o| *o == "ok").count();
+    assert!(
+        (1..WINDOW).contains(&answered),
+        "{answered} answers read: {got:?}"
+    );
+    const ENOBUFS: &str = "io 105";
+    assert!(got[answered..].iter().all(|o| o == ENOBUFS), "{got:?}");
+    // A new connection (what the IPVS task opens after an Io error) reads the truth.
+    let dump = backend().dump().expect("dump");
+    assert_eq!(dump, observed(&table[..WINDOW]));
+}
+
+// === Entries the model cannot represent ===
+
+#[test]
+#[ignore = "needs the IPVS test VM: bash tests/vm/netlink.sh"]
+fn a_service_without_a_scheduler_is_skipped_and_the_owned_ones_still_converge() {
+    // Made by hand, next to ours: `-s none` is the kernel's service without a scheduler.
+    run("ipvsadm", &["-A", "-t", "192.0.2.9:80", "-s", "none"]);
+    run(
+        "ipvsadm",
+        &["-a", "-t", "192.0.2.9:80", "-r", "198.51.100.9:80"],
+    );
+    let mut b = backend();
+    let s = service(tcp("192.0.2.1", 80), Scheduler::Wrr);
+    let d = dest("198.51.100.1", 80, Forwarding::Nat, 1);
+    apply_all(&mut b, &add_ops(&[(s.clone(), vec![d.clone()])]));
+
+    let dump = b.dump().expect("a foreign service must not fail the dump");
+    assert_eq!(dump, observed(&[(s.clone(), vec![d.clone()])]));
+    assert_eq!(
+        b.skipped_last_dump(),
+        [Skipped {
+            service: Some(tcp("192.0.2.9", 80)),
+            dest: None,
+            reason: DecodeError::UnknownScheduler {
+                name: "none".into()
+            },
+        }]
+    );
+
+    // The IPVS task converges what it owns and leaves the foreign service alone.
+    let mut heavier = d.clone();
+    heavier.weight = 3;
+    let s2 = service(tcp("192.0.2.2", 80), Scheduler::Rr);
+    let desired = table(&[(s.clone(), vec![heavier]), (s2.clone(), vec![])]);
+    let owned = desired.services.keys().copied().collect();
+    let report = converge(&mut b, &desired, &owned);
+    assert!(report.converged(), "{report:?}");
+    assert_eq!(
+        report.applied.iter().map(Op::kind).collect::<Vec<_>>(),
+        ["edit_dest", "add_service"]
+    );
+    assert_eq!(
+        saved(),
+        [
+            "-A -t 192.0.2.1:80 -s wrr",
+            "-a -t 192.0.2.1:80 -r 198.51.100.1:80 -m -w 3",
+            "-A -t 192.0.2.2:80 -s rr",
+            "-A -t 192.0.2.9:80 -s none",
+            "-a -t 192.0.2.9:80 -r 198.51.100.9:80 -g -w 1",
+        ]
+    );
+    assert_eq!(b.skipped_last_dump().len(), 1);
 }

@@ -4,11 +4,13 @@
 //! Provenance: ipvsadm 1:1.31-1+b1 with libnl 3.7.0 (Debian 12), run under
 //! `strace -f -xx -s 65535 -e trace=sendmsg,recvmsg` inside the test VM booting Debian's
 //! linux-image 6.1.0-56-amd64 (x86-64, so host byte order is little-endian):
-//! `IPVSD_VM_EXTRA=strace IPVSD_VM_CACHE=target/vm-strace bash tests/vm/run.sh
+//! `IPVSD_VM_EXTRA=strace IPVSD_VM_CACHE=$PWD/target/vm-strace bash tests/vm/run.sh
 //! tests/vm/netlink.sh --capture` prints every message below. The family id (0x20 there),
 //! sequence numbers and port ids are the socket's and are not part of these payloads.
 //! The TRAFFIC_* replies come from the same capture taken after four TCP connections
 //! through a NAT service to two local real servers (192.0.2.1:8080 and 127.0.0.1:8081).
+//!
+//! At the end: whole datagrams, `nlmsghdr` included, of the same exchanges.
 //!
 //! Each string is split per attribute (`nla_len` u16, `nla_type` u16, payload padded to 4
 //! bytes); the comments decode them by hand from include/uapi/linux/ip_vs.h.
@@ -558,4 +560,100 @@ pub const TRAFFIC_DEST_VIP_REPLY: &str = concat!(
     "0c0008000100000000000000",                 //     OUTPPS = 1 (u64)
     "0c0009002900000000000000",                 //     INBPS = 41 (u64)
     "0c000a002100000000000000",                 //     OUTBPS = 33 (u64)
+);
+
+// === Whole datagrams (nlmsghdr included) ===
+//
+// Captured in the same VM by `... tests/vm/netlink.sh --capture-datagrams` (strace with
+// `-e read=3 -e write=3`: the hex dump of every datagram on the netlink socket) from
+// `ipvsadm -A -t 192.0.2.1:80 -s rr` run twice (the second add fails) and `ipvsadm -L -n`. libipvs opens a socket and resolves the
+// family for every message, so each exchange starts with the controller's. The port id
+// in the headers is the socket's (libnl fills it in on requests too; we send 0).
+
+/// Sent by libnl's `genl_ctrl_resolve(sock, "IPVS")`: CTRL_CMD_GETFAMILY.
+pub const CTRL_GETFAMILY_DATAGRAM: &str = concat!(
+    "20000000100005009b79066b7200c031", // nlmsghdr: 32 bytes, type 0x10 (controller), flags 0x5
+    "03010000",                         // genlmsghdr: cmd 3 GETFAMILY, version 1
+    "090002004950565300000000",         // FAMILY_NAME = 'IPVS' NUL-terminated
+);
+
+/// The controller's answer: CTRL_CMD_NEWFAMILY for IPVS, family id 0x20.
+pub const CTRL_NEWFAMILY_DATAGRAM: &str = concat!(
+    "84010000100000009b79066b7200c031", // nlmsghdr: 388 bytes, type 0x10 (controller), flags 0x0
+    "01020000",                         // genlmsghdr: cmd 1 NEWFAMILY, version 2
+    "090002004950565300000000",         // FAMILY_NAME = 'IPVS' NUL-terminated
+    "0600010020000000",                 // FAMILY_ID = 0x20 (u16)
+    "0800030001000000",                 // VERSION = 1 (u32)
+    "0800040000000000",                 // HDRSIZE = 0 (u32)
+    "0800050006000000",                 // MAXATTR = 6 (u32)
+    "44010600",                         // OPS: nested, 324 bytes: 16 x {ID, FLAGS}
+    "140001000800010001000000080002000b000000",
+    "140002000800010002000000080002000b000000",
+    "140003000800010003000000080002000b000000",
+    "140004000800010004000000080002000f000000",
+    "140005000800010005000000080002000b000000",
+    "140006000800010006000000080002000b000000",
+    "140007000800010007000000080002000b000000",
+    "140008000800010008000000080002000d000000",
+    "140009000800010009000000080002000b000000",
+    "14000a00080001000a000000080002000b000000",
+    "14000b00080001000b000000080002000d000000",
+    "14000c00080001000c000000080002000b000000",
+    "14000d00080001000d000000080002000b000000",
+    "14000e00080001000f000000080002000b000000",
+    "14000f000800010010000000080002000b000000",
+    "140010000800010011000000080002000b000000",
+);
+
+/// The ACK of the GETFAMILY request: error 0, NLM_F_CAPPED (the request's header only).
+pub const CTRL_ACK_DATAGRAM: &str = concat!(
+    "24000000020000019b79066b7200c031", // nlmsghdr: 36 bytes, type 0x2 NLMSG_ERROR, flags 0x100
+    "00000000",                         // error = 0
+    "20000000100005009b79066b7200c031", // the request's nlmsghdr
+);
+
+/// The answer to the second `ipvsadm -A -t 192.0.2.1:80 -s rr`: EEXIST, with the whole
+/// request echoed (ADD_SERVICE_TCP4 as libnl sends it: with NLA_F_NESTED on the nest).
+pub const ADD_SERVICE_EEXIST_DATAGRAM: &str = concat!(
+    "7c000000020000009c79066b7200408f", // nlmsghdr: 124 bytes, type 0x2 NLMSG_ERROR, flags 0x0
+    "efffffff",                         // error = -17 (EEXIST)
+    "68000000200005009c79066b7200408f", // the request's nlmsghdr (family 0x20, flags REQUEST|ACK)
+    "0101000054000180060001000200000006000200",
+    "0600000014000300c00002010000000000000000",
+    "0000000006000400005000000700060072720000",
+    "0c00070000000000ffffffff0800080000000000",
+    "08000900ffffffff",
+);
+
+/// Sent by `ipvsadm -L -n`: the service dump request (DUMP_SERVICES).
+pub const DUMP_SERVICES_DATAGRAM: &str = concat!(
+    "14000000200005039f79066ba4008088", // nlmsghdr: 20 bytes, type 0x20 IPVS, flags 0x305
+    "04010000",                         // genlmsghdr: cmd 4 GET_SERVICE, version 1
+);
+
+/// The one entry of that dump: 192.0.2.1:80 rr (NLM_F_MULTI).
+pub const DUMPED_SERVICE_DATAGRAM: &str = concat!(
+    "40010000200002009f79066ba4008088", // nlmsghdr: 320 bytes, type 0x20 IPVS, flags 0x2
+    "01010000",                         // genlmsghdr: cmd 1 NEW_SERVICE, version 1
+    "2c01010006000100020000000600020006000000",
+    "14000300c0000201000000000000000000000000",
+    "060004000050000007000600727200000c000700",
+    "02000000ffffffff080008000000000008000900",
+    "ffffffff5c000a00080001000000000008000200",
+    "0000000008000300000000000c00040000000000",
+    "000000000c000500000000000000000008000600",
+    "0000000008000700000000000800080000000000",
+    "080009000000000008000a00000000007c000c00",
+    "0c00010000000000000000000c00020000000000",
+    "000000000c00030000000000000000000c000400",
+    "00000000000000000c0005000000000000000000",
+    "0c00060000000000000000000c00070000000000",
+    "000000000c00080000000000000000000c000900",
+    "00000000000000000c000a000000000000000000",
+);
+
+/// The end of that dump: NLMSG_DONE with error 0 (NLM_F_MULTI).
+pub const DUMP_DONE_DATAGRAM: &str = concat!(
+    "14000000030002009f79066ba4008088", // nlmsghdr: 20 bytes, type 0x3 NLMSG_DONE, flags 0x2
+    "00000000",                         // error = 0
 );

@@ -6,11 +6,15 @@
 #   bash tests/vm/run.sh tests/vm/netlink.sh
 #                                        in the VM, with binaries built before (cargo test
 #                                        --no-run --features vm-tests builds them)
-#   IPVSD_VM_EXTRA=strace IPVSD_VM_CACHE=target/vm-strace \
+#   IPVSD_VM_EXTRA=strace IPVSD_VM_CACHE=$PWD/target/vm-strace \
 #     bash tests/vm/run.sh tests/vm/netlink.sh --capture
 #                                        in the VM: print what ipvsadm sends and receives
 #                                        (strace), the source of the byte vectors in
 #                                        tests/netlink_codec.rs
+#   ... tests/vm/netlink.sh --capture-datagrams
+#                                        the same for whole datagrams (hex dumps with the
+#                                        netlink headers, the controller's exchange
+#                                        included): add a service twice, list
 #
 # In the VM every #[ignore]d test of tests/vm_netlink*.rs runs in a fresh network namespace
 # (IPVS state is per namespace) with IPVSD_VM=1. A test that prints "vm-netlink-skip: WHY"
@@ -23,7 +27,7 @@ cd "$REPO" || exit 2
 TARGETS=(vm_netlink vm_netlink_admin)
 
 # ------------------------------------------------------------------ host: build, boot
-if [[ ${1:-} != --guest && ${1:-} != --capture ]] && command -v cargo >/dev/null 2>&1; then
+if [[ ${1:-} != --guest && ${1:-} != --capture* ]] && command -v cargo >/dev/null 2>&1; then
 	args=()
 	for t in "${TARGETS[@]}"; do args+=(--test "$t"); done
 	cargo test --no-run --features vm-tests "${args[@]}" || exit 2
@@ -47,12 +51,28 @@ capture() {
 	echo "== end: $name"
 }
 
-if [[ ${1:-} == --capture ]]; then
+# Every datagram in full: libipvs uses one socket per message, always fd 3.
+capture_datagrams() {
+	local name=$1
+	shift
+	echo "== capture: $name: ipvsadm $*"
+	strace -f -xx -s 65535 -e trace=sendmsg,recvmsg -e read=3 -e write=3 ipvsadm "$@" 2>&1 |
+		grep -v -e '^+++ exited'
+	echo "== end: $name"
+}
+
+if [[ ${1:-} == --capture* ]]; then
 	command -v strace >/dev/null || {
 		echo "vm-netlink: strace is not in the initramfs: rerun with IPVSD_VM_EXTRA=strace" \
 			"(and a separate IPVSD_VM_CACHE to keep the shared cache as it is)"
 		exit 2
 	}
+	if [[ $1 == --capture-datagrams ]]; then
+		capture_datagrams add-service -A -t 192.0.2.1:80 -s rr
+		capture_datagrams add-service-again -A -t 192.0.2.1:80 -s rr
+		capture_datagrams list -L -n
+		exit 0
+	fi
 	ip link add sync0 type dummy && ip link set sync0 multicast on up &&
 		ip addr add 192.0.2.10/24 dev sync0
 	capture add-service-tcp4 -A -t 192.0.2.1:80 -s rr

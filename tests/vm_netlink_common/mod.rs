@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::process::Command;
 
-use ipvsd::ipvs::backend::{Backend, DestState, Observed, Op, ServiceState, Stats};
+use ipvsd::ipvs::backend::{Backend, BackendError, DestState, Observed, Op, ServiceState, Stats};
 use ipvsd::ipvs::model::{
-    DestKey, Destination, Family, Forwarding, Protocol, Scheduler, Service, ServiceKey,
+    DestKey, Destination, Family, Forwarding, Protocol, Scheduler, Service, ServiceEntry,
+    ServiceKey, Table,
 };
 use ipvsd::ipvs::netlink::NetlinkBackend;
 
@@ -185,4 +186,38 @@ pub fn apply_and_check(table: &[(Service, Vec<Destination>)], lines: &[&str]) {
     apply_all(&mut b, &add_ops(table));
     assert_eq!(saved(), lines, "ipvsadm -S -n");
     assert_eq!(b.dump().expect("dump"), observed(table), "our dump");
+}
+
+/// The same services as a model table (what the IPVS task is asked to converge to).
+pub fn table(entries: &[(Service, Vec<Destination>)]) -> Table {
+    Table {
+        services: entries
+            .iter()
+            .map(|(s, dests)| {
+                let dests = dests.iter().map(|d| (d.key, d.clone())).collect();
+                let entry = ServiceEntry {
+                    service: s.clone(),
+                    dests,
+                };
+                (s.key, entry)
+            })
+            .collect(),
+    }
+}
+
+/// One result of `apply_all` in a word, for comparing whole batches: "ok", "exists",
+/// "not found", "kernel ERRNO", "io ERRNO" (or "io" without one), "decode".
+pub fn outcome(result: &Result<(), BackendError>) -> String {
+    match result {
+        Ok(()) => "ok".into(),
+        Err(BackendError::Exists) => "exists".into(),
+        Err(BackendError::NotFound) => "not found".into(),
+        Err(BackendError::Kernel { errno }) => format!("kernel {errno}"),
+        Err(BackendError::Io(e)) => match e.raw_os_error() {
+            Some(errno) => format!("io {errno}"),
+            None => "io".into(),
+        },
+        Err(BackendError::Decode(_)) => "decode".into(),
+        Err(BackendError::Unavailable) => "unavailable".into(),
+    }
 }

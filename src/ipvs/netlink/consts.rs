@@ -1,5 +1,5 @@
-//! Numbers from the kernel's `include/uapi/linux/ip_vs.h` (generic netlink part) and the
-//! few socket-level constants the codec needs.
+//! Numbers from the kernel's `include/uapi/linux/ip_vs.h` (generic netlink part), the
+//! netlink framing and the generic netlink controller.
 //!
 //! Pure data. Each attribute is a [`Key`]: its type number plus the uapi name, so that a
 //! decode error can say which attribute was wrong.
@@ -19,6 +19,38 @@ pub const AF_INET6: u16 = 10;
 /// accepts it with or without. `NLA_TYPE_MASK` strips it and `NLA_F_NET_BYTEORDER`.
 pub const NLA_F_NESTED: u16 = 0x8000;
 pub const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// Netlink message framing (`include/uapi/linux/netlink.h`).
+pub mod nlmsg {
+    /// Size of `struct nlmsghdr` (len u32, type u16, flags u16, seq u32, port id u32).
+    pub const HDRLEN: usize = 16;
+    /// Control message types; generic netlink families have ids from 0x10 on.
+    pub const NOOP: u16 = 1;
+    pub const ERROR: u16 = 2;
+    pub const DONE: u16 = 3;
+    pub const OVERRUN: u16 = 4;
+    /// `NLM_F_*` request flags.
+    pub const F_REQUEST: u16 = 0x1;
+    pub const F_MULTI: u16 = 0x2;
+    pub const F_ACK: u16 = 0x4;
+    /// `NLM_F_ROOT | NLM_F_MATCH`.
+    pub const F_DUMP: u16 = 0x300;
+}
+
+/// The generic netlink controller (`include/uapi/linux/genetlink.h`), which maps family
+/// names to ids.
+pub mod ctrl {
+    use super::{Key, key};
+    /// `GENL_ID_CTRL`: the controller's fixed family id.
+    pub const FAMILY_ID: u16 = 0x10;
+    pub const CMD_NEWFAMILY: u8 = 1;
+    pub const CMD_GETFAMILY: u8 = 3;
+    /// The version libnl's `genl_ctrl_resolve` sends (the controller ignores it).
+    pub const VERSION: u8 = 1;
+    pub const MAX: usize = 2;
+    pub const ATTR_FAMILY_ID: Key = key(1, "CTRL_ATTR_FAMILY_ID");
+    pub const ATTR_FAMILY_NAME: Key = key(2, "CTRL_ATTR_FAMILY_NAME");
+}
 
 /// Generic netlink commands (`IPVS_CMD_*`).
 pub mod cmd {

@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::attr::{Table, fixed};
 use super::consts::{
-    AF_INET, AF_INET6, GENL_HDRLEN, Key, cmd, cmd_attr, daemon_attr, dest_attr, fwd, info_attr,
-    state, stats_attr, svc_attr, tun_flags, tun_type,
+    AF_INET, AF_INET6, GENL_HDRLEN, Key, cmd, cmd_attr, ctrl, daemon_attr, dest_attr, fwd,
+    info_attr, state, stats_attr, svc_attr, tun_flags, tun_type,
 };
 use crate::ipvs::backend::{DestState, Info, Stats, SyncDaemon, SyncRole, Timeouts};
 use crate::ipvs::model::{
@@ -23,6 +23,12 @@ use crate::ipvs::model::{
 /// Why a reply could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    #[error("netlink message header cut off at offset {offset}")]
+    TruncatedMessage { offset: usize },
+    #[error("netlink message at offset {offset} has invalid length {len}")]
+    BadMessageLength { offset: usize, len: usize },
+    #[error("netlink error or done message of {len} bytes has no error code")]
+    ShortControlMessage { len: usize },
     #[error("message of {len} bytes is shorter than the generic netlink header")]
     ShortMessage { len: usize },
     #[error("reply has command {got}, expected {expected}")]
@@ -58,6 +64,24 @@ pub enum DecodeError {
     UnknownDaemonState { state: u32 },
     #[error("sync id {id} is above 255")]
     SyncIdOutOfRange { id: u32 },
+}
+
+impl DecodeError {
+    /// The message is well formed but says something the model has no value for: a
+    /// scheduler it does not know ("none", out-of-tree modules), a family, protocol,
+    /// forwarding method or tunnel setting of a newer kernel. Such an entry is someone
+    /// else's: a dump leaves it out ([`Skipped`]) instead of failing.
+    pub fn is_unrepresentable(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::UnknownFamily { .. }
+                | DecodeError::UnknownProtocol { .. }
+                | DecodeError::UnknownScheduler { .. }
+                | DecodeError::UnknownForwarding { .. }
+                | DecodeError::UnknownTunnelType { .. }
+                | DecodeError::UnknownTunnelFlags { .. }
+        )
+    }
 }
 
 const CMD_N: usize = cmd_attr::MAX + 1;
@@ -108,13 +132,9 @@ fn inet_addr(key: Key, family: Family, payload: &[u8]) -> Result<IpAddr, DecodeE
 
 // === Services ===
 
-/// One NEW_SERVICE message (a service dump entry or the GET_SERVICE reply).
-pub fn decode_service(msg: &[u8]) -> Result<(Service, Stats), DecodeError> {
-    let top = genl::<CMD_N>(msg, cmd::NEW_SERVICE)?;
-    let t = top.nested::<SVC_N>(cmd_attr::SERVICE)?;
-
+fn service_key(t: &Table<'_, SVC_N>) -> Result<ServiceKey, DecodeError> {
     let fam = family(t.u16(svc_attr::AF)?)?;
-    let key = match t.opt(svc_attr::FWMARK, Table::u32)? {
+    Ok(match t.opt(svc_attr::FWMARK, Table::u32)? {
         Some(mark) => ServiceKey::Fwmark { family: fam, mark },
         None => {
             let number = t.u16(svc_attr::PROTOCOL)?;
@@ -128,7 +148,21 @@ pub fn decode_service(msg: &[u8]) -> Result<(Service, Stats), DecodeError> {
                 port: t.be16(svc_attr::PORT)?,
             }
         }
-    };
+    })
+}
+
+/// Only the key of a NEW_SERVICE message (to name a service the model cannot hold).
+pub fn decode_service_key(msg: &[u8]) -> Result<ServiceKey, DecodeError> {
+    let top = genl::<CMD_N>(msg, cmd::NEW_SERVICE)?;
+    service_key(&top.nested::<SVC_N>(cmd_attr::SERVICE)?)
+}
+
+/// One NEW_SERVICE message (a service dump entry or the GET_SERVICE reply).
+pub fn decode_service(msg: &[u8]) -> Result<(Service, Stats), DecodeError> {
+    let top = genl::<CMD_N>(msg, cmd::NEW_SERVICE)?;
+    let t = top.nested::<SVC_N>(cmd_attr::SERVICE)?;
+    let key = service_key(&t)?;
+    let fam = key.family();
 
     let sched = t.string(svc_attr::SCHED_NAME)?;
     let scheduler = Scheduler::from_name(sched).ok_or_else(|| DecodeError::UnknownScheduler {
@@ -208,20 +242,29 @@ fn stats(stats64: Option<&[u8]>, stats32: Option<&[u8]>) -> Result<Stats, Decode
 
 // === Destinations ===
 
+fn dest_key(t: &Table<'_, DEST_N>, service_family: Family) -> Result<DestKey, DecodeError> {
+    let fam = match t.opt(dest_attr::ADDR_FAMILY, Table::u16)? {
+        Some(n) => family(n)?,
+        None => service_family,
+    };
+    Ok(DestKey {
+        addr: inet_addr(dest_attr::ADDR, fam, t.require(dest_attr::ADDR)?)?,
+        port: t.be16(dest_attr::PORT)?,
+    })
+}
+
+/// Only the key of a NEW_DEST message (to name a destination the model cannot hold).
+pub fn decode_dest_key(msg: &[u8], service_family: Family) -> Result<DestKey, DecodeError> {
+    let top = genl::<CMD_N>(msg, cmd::NEW_DEST)?;
+    dest_key(&top.nested::<DEST_N>(cmd_attr::DEST)?, service_family)
+}
+
 /// One NEW_DEST message of a GET_DEST dump. `service_family` is used when the kernel
 /// predates `IPVS_DEST_ATTR_ADDR_FAMILY` (Linux < 3.18).
 pub fn decode_dest(msg: &[u8], service_family: Family) -> Result<DestState, DecodeError> {
     let top = genl::<CMD_N>(msg, cmd::NEW_DEST)?;
     let t = top.nested::<DEST_N>(cmd_attr::DEST)?;
-
-    let fam = match t.opt(dest_attr::ADDR_FAMILY, Table::u16)? {
-        Some(n) => family(n)?,
-        None => service_family,
-    };
-    let key = DestKey {
-        addr: inet_addr(dest_attr::ADDR, fam, t.require(dest_attr::ADDR)?)?,
-        port: t.be16(dest_attr::PORT)?,
-    };
+    let key = dest_key(&t, service_family)?;
 
     let forwarding = match t.u32(dest_attr::FWD_METHOD)? {
         fwd::MASQ => Forwarding::Nat,
@@ -273,6 +316,84 @@ fn tunnel(t: &Table<'_, DEST_N>) -> Result<Forwarding, DecodeError> {
     Ok(Forwarding::Tunnel { kind, csum })
 }
 
+// === Dumps ===
+
+/// A dumped service or destination that the model cannot represent, left out of the
+/// dump. `service` and `dest` are what could be read of its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub service: Option<ServiceKey>,
+    pub dest: Option<DestKey>,
+    pub reason: DecodeError,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.service {
+            Some(k) => write!(f, "{k}")?,
+            None => f.write_str("a service")?,
+        }
+        if let Some(d) = &self.dest {
+            write!(f, " -> {d}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// The entries of a dump the model can hold, and those left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dumped<T> {
+    pub entries: Vec<T>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The messages of a GET_SERVICE dump. A service the model cannot represent is skipped
+/// (and listed); any other problem fails the whole dump.
+pub fn decode_services(msgs: &[Vec<u8>]) -> Result<Dumped<(Service, Stats)>, DecodeError> {
+    let mut services = Vec::with_capacity(msgs.len());
+    let mut skipped = Vec::new();
+    for msg in msgs {
+        match decode_service(msg) {
+            Ok(s) => services.push(s),
+            Err(reason) if reason.is_unrepresentable() => skipped.push(Skipped {
+                service: decode_service_key(msg).ok(),
+                dest: None,
+                reason,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Dumped {
+        entries: services,
+        skipped,
+    })
+}
+
+/// The messages of a GET_DEST dump of `service`, skipping as [`decode_services`] does.
+pub fn decode_dests(
+    msgs: &[Vec<u8>],
+    service: &ServiceKey,
+) -> Result<Dumped<DestState>, DecodeError> {
+    let family = service.family();
+    let mut dests = Vec::with_capacity(msgs.len());
+    let mut skipped = Vec::new();
+    for msg in msgs {
+        match decode_dest(msg, family) {
+            Ok(d) => dests.push(d),
+            Err(reason) if reason.is_unrepresentable() => skipped.push(Skipped {
+                service: Some(*service),
+                dest: decode_dest_key(msg, family).ok(),
+                reason,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Dumped {
+        entries: dests,
+        skipped,
+    })
+}
+
 // === Info, timeouts, sync daemons ===
 
 /// The GET_INFO reply (command SET_INFO).
@@ -311,4 +432,12 @@ pub fn decode_daemon(msg: &[u8]) -> Result<SyncDaemon, DecodeError> {
         interface: t.string(daemon_attr::MCAST_IFN)?.to_owned(),
         sync_id: u8::try_from(id).map_err(|_| DecodeError::SyncIdOutOfRange { id })?,
     })
+}
+
+// === Generic netlink controller ===
+
+/// The CTRL_CMD_NEWFAMILY reply to CTRL_CMD_GETFAMILY: the family's id.
+pub fn decode_family_id(msg: &[u8]) -> Result<u16, DecodeError> {
+    let t = genl::<{ ctrl::MAX + 1 }>(msg, ctrl::CMD_NEWFAMILY)?;
+    t.u16(ctrl::ATTR_FAMILY_ID)
 }

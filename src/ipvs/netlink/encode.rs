@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use super::attr::AttrWriter;
 use super::consts::{
-    AF_INET, AF_INET6, GENL_VERSION, NAME_MAXLEN, cmd, cmd_attr, daemon_attr, dest_attr, fwd,
+    AF_INET, AF_INET6, GENL_VERSION, NAME_MAXLEN, cmd, cmd_attr, ctrl, daemon_attr, dest_attr, fwd,
     state, svc_attr, tun_flags, tun_type,
 };
 use crate::ipvs::backend::{Op, SyncDaemon, SyncRole, Timeouts};
@@ -135,6 +135,16 @@ impl Request<'_> {
         }
         w.finish().ok_or(EncodeError::TooLong)
     }
+}
+
+/// CTRL_CMD_GETFAMILY for the generic netlink family `name`, as libnl's
+/// `genl_ctrl_resolve` asks for it (sent to the controller, [`ctrl::FAMILY_ID`]; the
+/// answer is read by [`decode_family_id`](super::decode::decode_family_id)).
+pub fn get_family(name: &str) -> Result<Vec<u8>, EncodeError> {
+    check_name("generic netlink family", name)?;
+    let mut w = AttrWriter::with_prefix(&[ctrl::CMD_GETFAMILY, ctrl::VERSION, 0, 0]);
+    w.string(ctrl::ATTR_FAMILY_NAME, name);
+    w.finish().ok_or(EncodeError::TooLong)
 }
 
 pub(crate) fn role_state(role: SyncRole) -> u32 {

@@ -1,29 +1,33 @@
-//! The I/O shell: a generic netlink socket (neli's `NlRouter`) that sends the payloads
-//! [`Request::encode`] builds and hands the reply payloads to the decoders.
+//! The I/O shell: one generic netlink socket, owned by [`NetlinkBackend`] and used only
+//! from the caller's thread (no background thread, no channels, no epoll).
 //!
 //! Not pure, but it decides nothing: the request says which netlink flags it needs
-//! ([`Request::exchange`]), the decoders say what the bytes mean, and this file maps
-//! errnos to [`BackendError`]. Every reply is read to its end (ACK, `NLMSG_DONE` or the
-//! error) before anything is decoded, so a bad message never leaves replies behind on
-//! the socket for the next request.
+//! ([`Request::exchange`]), [`frame`](super::frame) frames the requests and matches the
+//! answers to them by sequence number, the decoders say what the bytes mean, and this
+//! file maps errnos to [`BackendError`]. Every answer is read to its end (ACK,
+//! `NLMSG_DONE` or the error) before anything is decoded, so a bad message never leaves
+//! replies behind on the socket for the next request.
+//!
+//! Writes are pipelined ([`Backend::apply_all`]): up to [`WINDOW`] requests go out in
+//! one datagram, each with `NLM_F_ACK` and its own sequence number; the kernel handles
+//! them in order and answers each, and the answers are then read back. ipvsadm (libipvs)
+//! instead opens a socket and resolves the family for every single message.
 
 use std::collections::BTreeMap;
 use std::io;
 
-use neli::consts::nl::NlmF;
-use neli::consts::socket::NlFamily;
-use neli::err::{RouterError, SocketError};
-use neli::nl::NlPayload;
-use neli::router::synchronous::NlRouter;
-use neli::types::Buffer;
+use neli::consts::socket::{Msg, NlFamily};
+use neli::socket::NlSocket;
 use neli::utils::Groups;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::consts::GENL_NAME;
+use super::consts::{GENL_NAME, ctrl};
 use super::decode::{
-    DecodeError, decode_daemon, decode_dest, decode_info, decode_service, decode_timeouts,
+    DecodeError, Skipped, decode_daemon, decode_dests, decode_family_id, decode_info,
+    decode_service, decode_services, decode_timeouts,
 };
-use super::encode::{EncodeError, Exchange, Request};
+use super::encode::{EncodeError, Exchange, Request, get_family};
+use super::frame::{Answer, Pending, push_request, request_flags};
 use crate::ipvs::backend::{
     Backend, BackendError, Info, Observed, Op, ServiceState, SyncDaemon, SyncRole, Timeouts,
 };
@@ -34,6 +38,20 @@ const ENOENT: i32 = 2;
 const ESRCH: i32 = 3;
 const EEXIST: i32 = 17;
 const EINVAL: i32 = 22;
+const ENOBUFS: i32 = 105;
+
+/// Most write requests sent before their answers are read. The kernel queues every
+/// answer on the socket while it handles the datagram; an answer is at most ~1.3 KB of
+/// receive buffer (an error echoes the request), so a window stays far below even the
+/// default 208 KiB buffer. A larger window saves little: one window is one `send`.
+pub const WINDOW: usize = 64;
+
+/// Receive buffer asked for (the kernel caps it at `net.core.rmem_max`).
+const SOCKET_RCVBUF: usize = 1 << 20;
+
+/// One `recv`: dumps come in datagrams of at most 32 KiB (the kernel sizes them to the
+/// reader's buffer, up to that), other answers are small.
+const RECV_BUFFER: usize = 64 * 1024;
 
 /// What an errno from the kernel means for `req`: EEXIST -> `Exists`; ESRCH (no such
 /// service) and ENOENT (no such destination or sync daemon) -> `NotFound`; anything else
@@ -61,59 +79,86 @@ fn encode_error(e: EncodeError) -> BackendError {
     BackendError::Kernel { errno: EINVAL }
 }
 
-/// A failure below the IPVS protocol (socket, framing); an error reply from the kernel is
-/// `Kernel` here, callers that know the request map its errno first.
-fn router_error<T: std::fmt::Debug, P: std::fmt::Debug>(e: RouterError<T, P>) -> BackendError {
-    match e {
-        RouterError::Nlmsgerr(err) => BackendError::Kernel {
-            errno: -*err.error(),
+/// The error of a request left unanswered because the socket failed (`cause`): the same
+/// error for each of them, so that the task reconnects and reads the table again.
+fn lost(cause: Option<&io::Error>) -> io::Error {
+    match cause {
+        Some(e) => match e.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(e.kind(), e.to_string()),
         },
-        RouterError::Io(kind) => BackendError::Io(io::Error::from(kind)),
-        RouterError::Socket(SocketError::Io(err)) => {
-            BackendError::Io(io::Error::new(err.kind(), err.to_string()))
-        }
-        RouterError::De(err) => BackendError::Decode(err.to_string()),
-        RouterError::Socket(SocketError::De(err)) => BackendError::Decode(err.to_string()),
-        other => BackendError::Io(io::Error::other(other.to_string())),
+        None => io::Error::other("no answer from the kernel"),
     }
+}
+
+/// How a single request failed.
+enum Failure {
+    Errno(i32),
+    Io(io::Error),
 }
 
 /// The IPVS table in the kernel of the current network namespace.
 pub struct NetlinkBackend {
-    router: NlRouter,
+    socket: NlSocket,
+    port: u32,
     family: u16,
+    next_seq: u32,
+    buf: Vec<u8>,
+    skipped: Vec<Skipped>,
 }
 
 impl std::fmt::Debug for NetlinkBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NetlinkBackend")
             .field("family", &self.family)
-            .field("pid", &self.router.pid())
+            .field("port", &self.port)
+            .field("next_seq", &self.next_seq)
             .finish()
     }
 }
 
 impl NetlinkBackend {
     /// Opens a generic netlink socket and resolves the "IPVS" family through the
-    /// controller. `Unavailable` when the kernel has no IPVS.
+    /// controller, on that socket. `Unavailable` when the kernel has no IPVS.
     pub fn connect() -> Result<Self, BackendError> {
-        let (router, _multicast) =
-            NlRouter::connect(NlFamily::Generic, None, Groups::empty()).map_err(router_error)?;
-        let family = match router.resolve_genl_family(GENL_NAME) {
-            Ok(id) => id,
-            // The controller answers ENOENT for an unknown family; neli reports a reply
-            // without a family id as a message.
-            Err(RouterError::Nlmsgerr(e)) if -*e.error() == ENOENT => {
-                return Err(BackendError::Unavailable);
-            }
-            Err(RouterError::Msg(_)) => return Err(BackendError::Unavailable),
-            Err(RouterError::Nlmsgerr(e)) => {
-                return Err(BackendError::Kernel { errno: -*e.error() });
-            }
-            Err(e) => return Err(router_error(e)),
+        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(BackendError::Io)?;
+        if let Err(e) = socket.set_recv_buffer_size(SOCKET_RCVBUF) {
+            debug!(error = %e, "cannot raise the netlink receive buffer");
+        }
+        let port = socket.pid().map_err(BackendError::Io)?;
+        let mut backend = NetlinkBackend {
+            socket,
+            port,
+            family: 0,
+            next_seq: 1,
+            buf: vec![0; RECV_BUFFER],
+            skipped: Vec::new(),
         };
-        debug!(family, "ipvs generic netlink family resolved");
-        Ok(NetlinkBackend { router, family })
+        let request = get_family(GENL_NAME).map_err(encode_error)?;
+        let replies = match backend.call(ctrl::FAMILY_ID, Exchange::Reply, &request) {
+            Ok(replies) => replies,
+            // The controller answers ENOENT for an unknown family.
+            Err(Failure::Errno(ENOENT)) => return Err(BackendError::Unavailable),
+            Err(Failure::Errno(errno)) => return Err(BackendError::Kernel { errno }),
+            Err(Failure::Io(e)) => return Err(BackendError::Io(e)),
+        };
+        backend.family = decode_family_id(&single(replies)?).map_err(decode_error)?;
+        debug!(
+            family = backend.family,
+            port, "ipvs generic netlink family resolved"
+        );
+        Ok(backend)
+    }
+
+    /// Sets the socket's receive buffer (`SO_RCVBUF`; the kernel doubles the value and
+    /// bounds it by a minimum and `net.core.rmem_max`). [`connect`](Self::connect) asks
+    /// for 1 MiB; a smaller buffer makes the kernel drop answers to a window of writes
+    /// (ENOBUFS), which is what the tests of that path do.
+    pub fn set_receive_buffer_size(&self, bytes: usize) -> Result<(), BackendError> {
+        self.socket
+            .set_recv_buffer_size(bytes)
+            .map_err(BackendError::Io)
     }
 
     /// The generic netlink family id the kernel gave "IPVS".
@@ -121,76 +166,174 @@ impl NetlinkBackend {
         self.family
     }
 
+    /// What the last [`Backend::dump`] left out because the model cannot represent it
+    /// (a scheduler such as "none" or an out-of-tree module, a forwarding method of a
+    /// newer kernel). Empty when the dump was complete.
+    pub fn skipped_last_dump(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
     /// Sends one request and returns the generic netlink payloads of its replies (none
     /// for a write, one for a get, any number for a dump), once the exchange is complete.
-    pub fn exchange(&self, req: Request<'_>) -> Result<Vec<Vec<u8>>, BackendError> {
+    pub fn exchange(&mut self, req: Request<'_>) -> Result<Vec<Vec<u8>>, BackendError> {
         let payload = req.encode().map_err(encode_error)?;
-        let flags = match req.exchange() {
-            Exchange::Ack | Exchange::Reply => NlmF::ACK,
-            Exchange::Dump => NlmF::DUMP,
-        };
-        let replies = self
-            .router
-            .send::<u16, Buffer, u16, Buffer>(
-                self.family,
-                flags,
-                NlPayload::Payload(Buffer::from(payload)),
-            )
-            .map_err(router_error)?;
-        let mut out = Vec::new();
-        let mut failure = None;
-        // The receiver ends itself after the ACK, NLMSG_DONE or an error.
-        for reply in replies {
-            let msg = match reply {
-                Ok(msg) => msg,
-                Err(RouterError::Nlmsgerr(err)) => {
-                    failure.get_or_insert(errno_to_error(&req, -*err.error()));
-                    continue;
+        self.call(self.family, req.exchange(), &payload)
+            .map_err(|f| match f {
+                Failure::Errno(errno) => errno_to_error(&req, errno),
+                Failure::Io(e) => BackendError::Io(e),
+            })
+    }
+
+    /// One request of family `msg_type`, answered.
+    fn call(
+        &mut self,
+        msg_type: u16,
+        exchange: Exchange,
+        payload: &[u8],
+    ) -> Result<Vec<Vec<u8>>, Failure> {
+        let (answers, cause) = self.transact(msg_type, &[(exchange, payload)]);
+        match answers.into_iter().next() {
+            Some(Answer::Replies(replies)) => Ok(replies),
+            Some(Answer::Errno(errno)) => Err(Failure::Errno(errno)),
+            Some(Answer::Unanswered) | None => Err(Failure::Io(lost(cause.as_ref()))),
+        }
+    }
+
+    /// Sends `requests` (of family `msg_type`) back to back in one datagram, with
+    /// consecutive sequence numbers, and reads until each has its answer. Returns the
+    /// answers in order and, if the socket failed, its error (the requests it left
+    /// without an answer are `Unanswered`; the kernel may have carried them out).
+    fn transact(
+        &mut self,
+        msg_type: u16,
+        requests: &[(Exchange, &[u8])],
+    ) -> (Vec<Answer>, Option<io::Error>) {
+        if requests.is_empty() {
+            return (Vec::new(), None);
+        }
+        let first = self.next_seq;
+        let mut pending = Pending::new(first, msg_type, requests.len());
+        let mut datagram = Vec::new();
+        let mut seq = first;
+        for (exchange, payload) in requests {
+            let framed = push_request(
+                &mut datagram,
+                msg_type,
+                request_flags(*exchange),
+                seq,
+                payload,
+            );
+            if let Err(e) = framed {
+                return (
+                    pending.finish(),
+                    Some(io::Error::new(io::ErrorKind::InvalidInput, e)),
+                );
+            }
+            seq = seq.wrapping_add(1);
+        }
+        self.next_seq = seq;
+        if let Err(e) = self.send(&datagram) {
+            return (pending.finish(), Some(e));
+        }
+        while !pending.is_complete() {
+            let len = match self.recv(Msg::empty()) {
+                Ok(len) => len,
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => {
+                    // Reported before the answers still queued: take those, the rest
+                    // were dropped and will never come.
+                    self.drain(&mut pending);
+                    return (pending.finish(), Some(e));
                 }
-                Err(e) => {
-                    failure.get_or_insert(router_error(e));
-                    continue;
-                }
+                Err(e) => return (pending.finish(), Some(e)),
             };
-            match msg.nl_payload() {
-                NlPayload::Payload(p) if *msg.nl_type() == self.family => {
-                    out.push(p.as_ref().to_vec());
-                }
-                NlPayload::DumpExtAck(done) if *done.error() != 0 => {
-                    failure.get_or_insert(errno_to_error(&req, -*done.error()));
-                }
-                NlPayload::Err(err) => {
-                    failure.get_or_insert(errno_to_error(&req, -*err.error()));
-                }
-                _ => {}
+            if let Err(e) = self.take(&mut pending, len) {
+                return (pending.finish(), Some(e));
             }
         }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(out),
+        if pending.strays() > 0 {
+            debug!(
+                strays = pending.strays(),
+                "netlink answers to earlier requests dropped"
+            );
+        }
+        (pending.finish(), None)
+    }
+
+    /// Feeds the datagram of `len` bytes in `buf` to `pending`.
+    fn take(&self, pending: &mut Pending, len: usize) -> io::Result<()> {
+        let datagram = self.buf.get(..len).unwrap_or_default();
+        // A malformed datagram: nothing more on this socket can be trusted.
+        pending
+            .feed(datagram)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Reads what is queued without waiting for more.
+    fn drain(&mut self, pending: &mut Pending) {
+        while let Ok(len) = self.recv(Msg::DONTWAIT) {
+            if self.take(pending, len).is_err() {
+                return;
+            }
         }
     }
 
-    fn one_reply(&self, req: Request<'_>) -> Result<Vec<u8>, BackendError> {
-        let mut replies = self.exchange(req)?;
-        match (replies.pop(), replies.is_empty()) {
-            (Some(reply), true) => Ok(reply),
-            (None, _) => Err(BackendError::Decode("no reply".into())),
-            (Some(_), false) => Err(BackendError::Decode("more than one reply".into())),
+    fn send(&self, datagram: &[u8]) -> io::Result<()> {
+        loop {
+            match self.socket.send(datagram, Msg::empty()) {
+                Ok(n) if n == datagram.len() => return Ok(()),
+                Ok(n) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        format!("sent {n} of {} bytes", datagram.len()),
+                    ));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 
-    fn dests(&self, state: &mut ServiceState) -> Result<(), BackendError> {
-        let family = state.service.key.family();
-        for msg in self.exchange(Request::DumpDests(state.service.key))? {
-            let d = decode_dest(&msg, family).map_err(decode_error)?;
-            state.dests.insert(d.dest.key, d);
+    /// Reads one datagram into `buf`; its length. With MSG_TRUNC the kernel reports the
+    /// datagram's real length, so a datagram larger than the buffer is an error, never
+    /// silently cut. ENOBUFS means the kernel dropped answers (the receive buffer was
+    /// full): it is returned as the error it is.
+    fn recv(&mut self, flags: Msg) -> io::Result<usize> {
+        loop {
+            match self.socket.recv(&mut self.buf[..], flags | Msg::TRUNC) {
+                Ok((0, _)) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                Ok((n, _)) if n > self.buf.len() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "netlink datagram of {n} bytes exceeds the {} byte buffer",
+                            self.buf.len()
+                        ),
+                    ));
+                }
+                Ok((n, _)) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+    }
+
+    fn one_reply(&mut self, req: Request<'_>) -> Result<Vec<u8>, BackendError> {
+        single(self.exchange(req)?)
+    }
+
+    /// Fills in the destinations of `state`; returns those it had to leave out.
+    fn dests(&mut self, state: &mut ServiceState) -> Result<Vec<Skipped>, BackendError> {
+        let key = state.service.key;
+        let msgs = self.exchange(Request::DumpDests(key))?;
+        let dumped = decode_dests(&msgs, &key).map_err(decode_error)?;
+        let dests = dumped.entries.into_iter().map(|d| (d.dest.key, d));
+        state.dests.extend(dests);
+        Ok(dumped.skipped)
     }
 
     /// One service with its destinations (GET_SERVICE, then a GET_DEST dump).
-    /// `NotFound` when the kernel has no such service.
+    /// `NotFound` when the kernel has no such service. Destinations the model cannot
+    /// represent are left out, as in a dump.
     pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceState, BackendError> {
         let reply = self.one_reply(Request::GetService(*key))?;
         let (service, stats) = decode_service(&reply).map_err(decode_error)?;
@@ -202,26 +345,95 @@ impl NetlinkBackend {
         self.dests(&mut state)?;
         Ok(state)
     }
+
+    /// Keeps what a dump left out, and says so when that changes (not on every dump of a
+    /// table that stays the same).
+    fn note_skipped(&mut self, skipped: Vec<Skipped>) {
+        if !skipped.is_empty() && skipped != self.skipped {
+            let entries: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+            warn!(
+                count = skipped.len(),
+                ?entries,
+                "ipvs entries the model cannot represent are left out of the dump"
+            );
+        }
+        self.skipped = skipped;
+    }
+}
+
+/// The one reply of a get.
+fn single(mut replies: Vec<Vec<u8>>) -> Result<Vec<u8>, BackendError> {
+    match (replies.pop(), replies.is_empty()) {
+        (Some(reply), true) => Ok(reply),
+        (None, _) => Err(BackendError::Decode("no reply".into())),
+        (Some(_), false) => Err(BackendError::Decode("more than one reply".into())),
+    }
 }
 
 impl Backend for NetlinkBackend {
+    /// Services, then the destinations of each (one GET_DEST dump per service: a socket
+    /// runs one dump at a time). Entries the model cannot represent are skipped
+    /// ([`NetlinkBackend::skipped_last_dump`]), so a foreign service never blocks the
+    /// convergence of the others.
     fn dump(&mut self) -> Result<Observed, BackendError> {
+        let msgs = self.exchange(Request::DumpServices)?;
+        let dumped = decode_services(&msgs).map_err(decode_error)?;
+        let mut skipped = dumped.skipped;
         let mut observed = Observed::new();
-        for msg in self.exchange(Request::DumpServices)? {
-            let (service, stats) = decode_service(&msg).map_err(decode_error)?;
+        for (service, stats) in dumped.entries {
             let mut state = ServiceState {
                 service,
                 stats,
                 dests: BTreeMap::new(),
             };
-            self.dests(&mut state)?;
+            skipped.extend(self.dests(&mut state)?);
             observed.insert(state.service.key, state);
         }
+        self.note_skipped(skipped);
         Ok(observed)
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), BackendError> {
         self.exchange(Request::Apply(op)).map(drop)
+    }
+
+    /// Pipelined: windows of up to [`WINDOW`] requests, each window one datagram, then
+    /// its answers. An op that cannot be encoded is not sent (EINVAL, as the kernel would
+    /// answer). Once the socket fails (ENOBUFS when the kernel dropped answers, a read
+    /// error, a malformed datagram), every op still without an answer, sent or not,
+    /// fails with that `Io` error (after ENOBUFS the answers still queued are read
+    /// first): the caller reconnects and reads the table again.
+    fn apply_all(&mut self, ops: &[Op]) -> Vec<Result<(), BackendError>> {
+        let mut results = Vec::with_capacity(ops.len());
+        let mut broken: Option<io::Error> = None;
+        for window in ops.chunks(WINDOW) {
+            let encoded: Vec<Result<Vec<u8>, BackendError>> = window
+                .iter()
+                .map(|op| Request::Apply(op).encode().map_err(encode_error))
+                .collect();
+            let requests: Vec<(Exchange, &[u8])> = encoded
+                .iter()
+                .flatten()
+                .map(|payload| (Exchange::Ack, payload.as_slice()))
+                .collect();
+            let mut answers = Vec::new().into_iter();
+            if broken.is_none() && !requests.is_empty() {
+                let (got, cause) = self.transact(self.family, &requests);
+                answers = got.into_iter();
+                broken = cause;
+            }
+            for (op, payload) in window.iter().zip(encoded) {
+                results.push(payload.and_then(|_| match answers.next() {
+                    Some(Answer::Replies(_)) => Ok(()),
+                    Some(Answer::Errno(errno)) => Err(errno_to_error(&Request::Apply(op), errno)),
+                    Some(Answer::Unanswered) | None => Err(BackendError::Io(lost(broken.as_ref()))),
+                }));
+            }
+        }
+        if let Some(e) = &broken {
+            warn!(error = %e, "netlink socket failed while applying ipvs changes");
+        }
+        results
     }
 
     fn info(&mut self) -> Result<Info, BackendError> {
