@@ -101,11 +101,6 @@ impl ServerHealth {
         }
     }
 
-    /// State of check `i` (for status output).
-    pub fn check_state(&self, i: usize) -> Option<Health> {
-        self.checks.get(i).map(Tracker::state)
-    }
-
     /// Records a result of check `i`; returns the server's new state if it changed. An
     /// index out of range (a stale result after a reload) is ignored.
     pub fn record(&mut self, i: usize, ok: bool) -> Option<Health> {

@@ -33,21 +33,12 @@ pub struct Transition {
     pub reason: Option<String>,
 }
 
-/// The last result of one check, for status output.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastResult {
-    pub outcome: Outcome,
-    pub at: Instant,
-}
-
 #[derive(Clone, Debug)]
 struct Server {
     service_name: String,
     checks: Vec<Check>,
     health: ServerHealth,
     up_since: Option<Instant>,
-    drained: bool,
-    last: Vec<Option<LastResult>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -80,9 +71,6 @@ impl Servers {
         let server = self.map.get_mut(&(id.service, id.dest))?;
         let ok = outcome.result.is_ok();
         let reason = outcome.result.as_ref().err().map(|f| f.to_string());
-        if let Some(slot) = server.last.get_mut(id.index) {
-            *slot = Some(LastResult { outcome, at: now });
-        }
         let to = server.health.record(id.index, ok)?;
         server.up_since = (to == Health::Up).then_some(now);
         Some(Transition {
@@ -93,17 +81,6 @@ impl Servers {
         })
     }
 
-    /// Drains (or undrains) a server at run time. `false` if there is no such server.
-    pub fn set_drained(&mut self, service: ServiceKey, dest: DestKey, drained: bool) -> bool {
-        match self.map.get_mut(&(service, dest)) {
-            Some(s) => {
-                s.drained = drained;
-                true
-            }
-            None => false,
-        }
-    }
-
     /// What the controller needs.
     pub fn inputs(&self) -> Inputs {
         self.map
@@ -112,7 +89,7 @@ impl Servers {
                 let input = ServerInput {
                     health: s.health.state(),
                     up_since: s.up_since,
-                    drained: s.drained,
+                    drained: false,
                 };
                 (*k, input)
             })
@@ -121,12 +98,6 @@ impl Servers {
 
     pub fn health(&self, service: ServiceKey, dest: DestKey) -> Option<Health> {
         self.map.get(&(service, dest)).map(|s| s.health.state())
-    }
-
-    pub fn last_results(&self, service: ServiceKey, dest: DestKey) -> &[Option<LastResult>] {
-        self.map
-            .get(&(service, dest))
-            .map_or(&[], |s| s.last.as_slice())
     }
 
     /// Every check to run: its id, the check, and where it probes.
@@ -156,8 +127,6 @@ fn fresh(service_name: &str, rs: &RealServer) -> Server {
         checks: rs.checks.clone(),
         health: ServerHealth::new(initial_health(rs), &rise_fall),
         up_since: None,
-        drained: false,
-        last: vec![None; rs.checks.len()],
     }
 }
 

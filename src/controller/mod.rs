@@ -63,14 +63,6 @@ pub struct Desired {
     pub ramping: bool,
 }
 
-/// Per-service summary for status and metrics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceSummary {
-    pub alive_weight: u32,
-    pub quorum_up: bool,
-    pub sorry_active: bool,
-}
-
 #[derive(Debug, Default)]
 pub struct Controller {
     /// Whether each service's quorum is met, as last computed.
@@ -88,7 +80,7 @@ impl Controller {
         let mut events = Vec::new();
         let mut ramping = false;
         for vs in &cfg.virtual_servers {
-            let (entry, _, ramps) = self.service_entry(vs, inputs, now, &mut events);
+            let (entry, ramps) = self.service_entry(vs, inputs, now, &mut events);
             ramping |= ramps;
             table.services.insert(vs.key, entry);
         }
@@ -102,28 +94,13 @@ impl Controller {
         }
     }
 
-    /// Quorum and sorry state of a service, as last computed.
-    pub fn summary(&self, vs: &VirtualServer, inputs: &Inputs) -> ServiceSummary {
-        let alive = alive_weight(vs, inputs);
-        let quorum_up = self
-            .quorum_up
-            .get(&vs.key)
-            .copied()
-            .unwrap_or(alive >= vs.quorum);
-        ServiceSummary {
-            alive_weight: alive,
-            quorum_up,
-            sorry_active: !quorum_up && vs.sorry_server.is_some(),
-        }
-    }
-
     fn service_entry(
         &mut self,
         vs: &VirtualServer,
         inputs: &Inputs,
         now: Instant,
         events: &mut Vec<Event>,
-    ) -> (ServiceEntry, ServiceSummary, bool) {
+    ) -> (ServiceEntry, bool) {
         let mut dests = BTreeMap::new();
         let mut ramping = false;
         for rs in &vs.real_servers {
@@ -168,7 +145,6 @@ impl Controller {
             }),
             _ => {}
         }
-        let sorry_active = !up && vs.sorry_server.is_some();
         if let (false, Some(sorry)) = (up, &vs.sorry_server) {
             let key = DestKey {
                 addr: sorry.address,
@@ -189,12 +165,7 @@ impl Controller {
             service: service(vs),
             dests,
         };
-        let summary = ServiceSummary {
-            alive_weight: alive,
-            quorum_up: up,
-            sorry_active,
-        };
-        (entry, summary, ramping)
+        (entry, ramping)
     }
 }
 
