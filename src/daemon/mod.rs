@@ -7,7 +7,7 @@
 //! unless `remove_rules_on_exit`); SIGHUP re-reads and validates the config, keeping the
 //! running one if the new one has problems. VRRP joins here as it is built.
 
-mod director;
+pub mod director;
 mod logging;
 
 use std::path::{Path, PathBuf};
