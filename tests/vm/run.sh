@@ -16,7 +16,17 @@ PROG=${0##*/}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
-CACHE=${IPVSD_VM_CACHE:-$REPO/target/vm}
+# Optional: take the kernel (only the kernel) from another Debian suite, e.g. trixie.
+SUITE=${IPVSD_VM_SUITE:-}
+if [[ -n ${IPVSD_VM_CACHE:-} ]]; then
+	CACHE=$IPVSD_VM_CACHE
+elif [[ -n $SUITE ]]; then
+	CACHE=$REPO/target/vm-$SUITE
+else
+	CACHE=$REPO/target/vm
+fi
+# Absolute: the initramfs build changes directory (a relative path would be doubled).
+CACHE=$(realpath -m -- "$CACHE")
 JOBS="$REPO/target/vm/jobs"
 MOUNT_TAG=ipvsd
 
@@ -52,6 +62,8 @@ reporting a status or the harness failed).
   --prepare       only build/refresh the kernel+initramfs cache, print the kernel version
 
 Environment: IPVSD_VM_CACHE (cache dir, default \$REPO/target/vm),
+IPVSD_VM_SUITE=CODENAME (kernel from that Debian suite, e.g. trixie; own cache
+\$REPO/target/vm-CODENAME and a private apt configuration in it),
 IPVSD_VM_VERBOSE=1 (show kernel boot messages and init steps),
 IPVSD_VM_EXTRA="prog ..." (extra host programs to put in the initramfs),
 IPVSD_VM_ENV="VAR ..." (extra variables to forward to the guest script).
@@ -91,6 +103,7 @@ if ((PREPARE == 0)); then
 fi
 # The share and job paths travel on the kernel command line.
 [[ $REPO != *[[:space:]]* ]] || die "the repository path must not contain white space: $REPO"
+[[ -z $SUITE || $SUITE =~ ^[a-z][a-z0-9-]*$ ]] || die "IPVSD_VM_SUITE must be a Debian codename such as trixie, not '$SUITE'"
 
 # ---------------------------------------------------------------- prerequisites
 pkg_installed() {
@@ -118,14 +131,108 @@ install_prerequisites() {
 	rm -f "$log"
 }
 
+# ---------------------------------------------------------------- apt (kernel source)
+# Options for apt-get/apt-cache: empty for the machine's own configuration; with
+# IPVSD_VM_SUITE a private one under $CACHE/apt (the machine's /etc/apt is only read).
+APT_OPTS=()
+APT_DIR="$CACHE/apt"
+
+# Echo "URI [signed-by]" of the machine's Debian archive for its own codename (the entry
+# whose suite is the plain codename, not -updates/-security), from deb822 .sources files
+# or one-line sources lists. No mirror is named in this repository.
+host_archive() {
+	local codename f
+	codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d "\"'") || true
+	[[ -n $codename ]] || return 1
+	{
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[[ -f $f ]] || continue
+			awk -v cn="$codename" '
+				function flush() {
+					if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " cn " ") &&
+						(" " comps " ") ~ / main / && uri != "" && !done) {
+						print uri, signed
+						done = 1
+					}
+					types = suites = comps = uri = signed = ""
+				}
+				/^[ \t]*#/ { next }
+				/^[ \t]*$/ { flush(); next }
+				/^[A-Za-z-]+:/ {
+					key = tolower($1); sub(/:$/, "", key)
+					val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+					if (key == "types") types = val
+					else if (key == "suites") suites = val
+					else if (key == "components") comps = val
+					else if (key == "uris") { split(val, u, /[ \t]+/); uri = u[1] }
+					else if (key == "signed-by" && val ~ /^\//) signed = val
+					else if (key == "enabled" && tolower(val) == "no") types = ""
+				}
+				END { flush() }' "$f"
+		done
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[[ -f $f ]] || continue
+			awk -v cn="$codename" '
+				$1 != "deb" { next }
+				{
+					signed = ""; i = 2
+					if ($2 ~ /^\[/) {
+						for (; i <= NF; i++) {
+							if ($i ~ /^\[?signed-by=/) { signed = $i; sub(/^\[?signed-by=/, "", signed); sub(/\]$/, "", signed) }
+							if ($i ~ /\]$/) { i++; break }
+						}
+					}
+					if ($(i + 1) != cn) next
+					for (j = i + 2; j <= NF; j++) if ($j == "main") { print $i, signed; exit }
+				}' "$f"
+		done
+	} | awk 'NF && !n++'
+}
+
+# With IPVSD_VM_SUITE: write the private apt configuration and set APT_OPTS.
+setup_suite_apt() {
+	local arch uri signed opts=''
+	[[ -n $SUITE ]] || return 0
+	arch=$(host_archive) || true
+	read -r uri signed <<<"$arch"
+	[[ -n $uri ]] || die "IPVSD_VM_SUITE=$SUITE: no Debian archive for this machine's codename with component main found in /etc/apt/sources.list or /etc/apt/sources.list.d/ (the mirror URI is taken from there)"
+	[[ -n $signed ]] && opts="[signed-by=$signed] "
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+	printf 'deb %s%s %s main\n' "$opts" "$uri" "$SUITE" >"$APT_DIR/sources.list.new"
+	if ! cmp -s "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"; then
+		mv -f "$APT_DIR/sources.list.new" "$APT_DIR/sources.list"
+		rm -rf "$APT_DIR/lists" && mkdir -p "$APT_DIR/lists/partial"
+	else
+		rm -f "$APT_DIR/sources.list.new"
+	fi
+	APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache" -o APT::Sandbox::User=root)
+}
+
+# apt-get update of the kernel's source: quiet for the machine's own lists (best effort);
+# for a suite the error is shown (an unreachable suite must not go unnoticed).
+apt_update() {
+	local out
+	if [[ -z $SUITE ]]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+		return 0
+	fi
+	note "apt-get update for suite $SUITE ($(sed 's/^deb //' "$APT_DIR/sources.list"))"
+	if ! out=$(DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" update -qq 2>&1) || [[ $out == *[EW]:* ]]; then
+		printf '%s\n' "$out" >&2
+		note "apt-get update for suite $SUITE failed or warned (see above)"
+	fi
+	return 0
+}
+
 # ---------------------------------------------------------------- kernel version
 # Echo the versioned kernel package linux-image-amd64 depends on, e.g. 6.1.0-56-amd64.
 resolve_kernel_version() {
 	local deps alt
-	deps=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null | sed -n 's/^Depends: *//p' | head -n 1) || true
+	deps=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions linux-image-amd64 2>/dev/null | sed -n 's/^Depends: *//p' | head -n 1) || true
 	if [[ -z $deps ]]; then
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
-		deps=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null | sed -n 's/^Depends: *//p' | head -n 1) || true
+		apt_update
+		deps=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions linux-image-amd64 2>/dev/null | sed -n 's/^Depends: *//p' | head -n 1) || true
 	fi
 	for alt in $(tr ',|' '  ' <<<"$deps"); do
 		if [[ $alt == linux-image-[0-9]* ]]; then
@@ -261,9 +368,9 @@ build_cache() {
 	if [[ -z $deb ]]; then
 		note "downloading linux-image-$kver"
 		rm -f "$CACHE"/debs/linux-image-*.deb
-		if ! (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "linux-image-$kver") >"$work/apt.log" 2>&1; then
-			DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
-			(cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "linux-image-$kver") >"$work/apt.log" 2>&1 ||
+		if ! (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" download -qq -o APT::Sandbox::User=root "linux-image-$kver") >"$work/apt.log" 2>&1; then
+			apt_update
+			(cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" download -qq -o APT::Sandbox::User=root "linux-image-$kver") >"$work/apt.log" 2>&1 ||
 				{ cat "$work/apt.log" >&2; die "cannot download linux-image-$kver"; }
 		fi
 		deb=$(find "$CACHE/debs" -maxdepth 1 -name "linux-image-${kver}_*.deb" -print -quit)
@@ -273,6 +380,13 @@ build_cache() {
 	kroot="$work/kernel"
 	dpkg-deb -x "$deb" "$kroot"
 	[[ -f $kroot/boot/vmlinuz-$kver ]] || die "no boot/vmlinuz-$kver in $deb"
+	# Debian 13 packages ship the modules in /usr/lib/modules (merged /usr); kmod 30 looks
+	# in /lib/modules.
+	if [[ ! -d $kroot/lib/modules/$kver && -d $kroot/usr/lib/modules/$kver ]]; then
+		mkdir -p "$kroot/lib/modules"
+		mv "$kroot/usr/lib/modules/$kver" "$kroot/lib/modules/$kver"
+	fi
+	[[ -d $kroot/lib/modules/$kver ]] || die "no lib/modules/$kver in $deb"
 	depmod -b "$kroot" "$kver"
 
 	ROOT="$work/root"
@@ -311,6 +425,15 @@ build_cache() {
 		mkdir -p "$(dirname "$ROOT/$p")"
 		cp "$kroot/$p" "$ROOT/$p"
 	done
+	# Compressed modules (Debian 13: .ko.xz): unpack them here, so loading in the guest
+	# needs no decompression (kmod's or the kernel's) and is faster under TCG.
+	while IFS= read -r -d '' p; do
+		case $p in
+		*.xz) xz -d -f "$p" ;;
+		*.zst) zstd -d -q -f --rm "$p" ;;
+		*.gz) gzip -d -f "$p" ;;
+		esac
+	done < <(find "$ROOT/lib/modules" -type f \( -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
 	for p in modules.order modules.builtin modules.builtin.modinfo; do
 		[[ -e $kroot/$moddir/$p ]] && cp "$kroot/$moddir/$p" "$ROOT/$moddir/$p"
 	done
@@ -416,11 +539,12 @@ prepare_cache() {
 	mkdir -p "$CACHE"
 	exec 9>"$CACHE/.lock"
 	flock 9
+	setup_suite_apt
 	if ! KVER=$(resolve_kernel_version); then
 		KVER=$(sed -n 's/^kernel=//p' "$CACHE/stamp" 2>/dev/null) || true
-		[[ -n $KVER && -f $CACHE/initrd.cpio ]] ||
-			die "cannot resolve the kernel version from linux-image-amd64 (apt-cache show linux-image-amd64)"
-		note "cannot resolve linux-image-amd64; using the cached kernel $KVER"
+		[[ -n $KVER && -f $CACHE/initrd.cpio && -f $CACHE/vmlinuz ]] ||
+			die "cannot resolve the kernel version from linux-image-amd64${SUITE:+ of suite $SUITE} (apt-cache show linux-image-amd64${SUITE:+ with the private apt configuration in $APT_DIR})"
+		note "cannot resolve linux-image-amd64${SUITE:+ of suite $SUITE}; using the cached kernel $KVER"
 		exec 9>&-
 		return 0
 	fi
@@ -428,6 +552,7 @@ prepare_cache() {
 		echo "kernel=$KVER"
 		echo "harness=$(sha256sum <"$SELF" | cut -d' ' -f1)"
 		echo "extra=${IPVSD_VM_EXTRA:-}"
+		echo "suite=$SUITE"
 		dpkg-query -W "${PACKAGES[@]}" libc6 libgcc-s1 2>/dev/null | tr '\t' '=' || true
 	)
 	if [[ ! -f $CACHE/initrd.cpio || ! -f $CACHE/vmlinuz || $(cat "$CACHE/stamp" 2>/dev/null) != "$stampval" ]]; then
