@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::{MissedTickBehavior, interval, sleep};
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tracing::{Instrument, debug, error, info_span};
 
 use super::probe::{ProbeContext, Prober};
@@ -56,6 +56,8 @@ pub fn spawn(cfg: &Config, servers: &Servers, tx: mpsc::Sender<CheckResult>) -> 
     let mut tasks = JoinSet::new();
     let all: Vec<_> = servers.checks(cfg).collect();
     let n = all.len();
+    // One origin for every task, so checks given the same offset wake together.
+    let origin = Instant::now();
     for (i, (id, rs, check)) in all.into_iter().enumerate() {
         let service = cfg
             .virtual_servers
@@ -72,7 +74,7 @@ pub fn spawn(cfg: &Config, servers: &Servers, tx: mpsc::Sender<CheckResult>) -> 
         let offset = start_offset(i, n, check.interval);
         let span =
             info_span!("check", service = %service, rs = %id.dest, check = check.kind.name());
-        tasks.spawn(run(id, prober, check.interval, offset, tx.clone()).instrument(span));
+        tasks.spawn(run(id, prober, check.interval, origin + offset, tx.clone()).instrument(span));
     }
     Checkers { tasks }
 }
@@ -81,11 +83,10 @@ async fn run(
     id: CheckId,
     prober: Result<Prober, super::probe::ProbeSetupError>,
     every: Duration,
-    offset: Duration,
+    first: Instant,
     tx: mpsc::Sender<CheckResult>,
 ) {
-    sleep(offset).await;
-    let mut ticker = interval(every);
+    let mut ticker = interval_at(first, every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // A check that cannot be set up (e.g. its CA file became unreadable since the config
     // was loaded) fails every interval, so the server is not trusted blindly.

@@ -130,18 +130,32 @@ fn fresh(service_name: &str, rs: &RealServer) -> Server {
     }
 }
 
+/// Probes start on a grid of this step: the checks that fall in one step start together,
+/// so the daemon wakes at most once a step for them (the wake-ups, not the probes, are
+/// what costs CPU when thousands of checks are spread evenly: each would wake the process
+/// on its own).
+pub const SCHEDULE_STEP: Duration = Duration::from_millis(10);
+
 /// When check `i` of `n` starts: the checks are spread evenly over one interval so they
-/// don't all fire at once.
+/// don't all fire at once, on the [`SCHEDULE_STEP`] grid (at most one interval / step
+/// groups; an interval shorter than a step is not rounded).
 pub fn start_offset(i: usize, n: usize, interval: Duration) -> Duration {
     if n == 0 {
         return Duration::ZERO;
     }
     let nanos = interval.as_nanos() * (i as u128) / (n as u128);
+    let step = SCHEDULE_STEP.as_nanos();
+    let nanos = if interval.as_nanos() >= step {
+        nanos / step * step
+    } else {
+        nanos
+    };
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::path::Path;
 
     use super::*;
@@ -233,5 +247,28 @@ mod tests {
         assert_eq!(start_offset(0, 4, i), Duration::ZERO);
         assert_eq!(start_offset(1, 4, i), Duration::from_millis(500));
         assert_eq!(start_offset(3, 4, i), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn many_checks_share_the_steps_of_the_schedule_grid() {
+        let i = Duration::from_secs(1);
+        let offsets: Vec<_> = (0..500).map(|k| start_offset(k, 500, i)).collect();
+        // 500 checks over 1 s on a 10 ms grid: 100 distinct start times, 5 checks each.
+        let distinct: BTreeSet<_> = offsets.iter().collect();
+        assert_eq!(distinct.len(), 100);
+        assert!(
+            offsets
+                .iter()
+                .all(|o| o.as_nanos() % SCHEDULE_STEP.as_nanos() == 0)
+        );
+        assert_eq!(offsets[4], Duration::ZERO);
+        assert_eq!(offsets[5], Duration::from_millis(10));
+        assert_eq!(offsets[499], Duration::from_millis(990));
+    }
+
+    #[test]
+    fn an_interval_shorter_than_a_step_is_spread_exactly() {
+        let i = Duration::from_millis(8);
+        assert_eq!(start_offset(1, 4, i), Duration::from_millis(2));
     }
 }

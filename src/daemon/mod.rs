@@ -48,8 +48,7 @@ pub fn run(
         cfg.global.log_format,
         log_override.unwrap_or(&cfg.global.log_level),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| RunError::Setup {

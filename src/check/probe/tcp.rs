@@ -10,13 +10,24 @@ use tokio::net::{TcpSocket, TcpStream};
 use super::io_failure;
 use crate::check::{Failure, Reason, Target};
 
-/// A completed connect is a pass; the connection is closed at once.
+/// A completed connect is a pass; the connection is closed at once, with a reset (as
+/// HAProxy closes its checks): no FIN exchange, and no TIME_WAIT socket left on the director
+/// per probe (10,000 checks a second would otherwise hold 600,000 of them).
 pub(super) async fn probe(target: &Target) -> Result<(), Failure> {
-    connect(target).await.map(drop)
+    let stream = open(target).await?;
+    let _ = stream.set_zero_linger();
+    Ok(())
 }
 
-/// A new connection to `target`, bound to `target.source` if set.
+/// A new connection to `target`, bound to `target.source` if set, for a request.
 pub(super) async fn connect(target: &Target) -> Result<TcpStream, Failure> {
+    let stream = open(target).await?;
+    // Requests are one small write; no reason to let Nagle hold them back.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+async fn open(target: &Target) -> Result<TcpStream, Failure> {
     let addr = SocketAddr::new(target.addr, target.port);
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
@@ -28,8 +39,5 @@ pub(super) async fn connect(target: &Target) -> Result<TcpStream, Failure> {
             .bind(SocketAddr::new(source, 0))
             .map_err(|e| Failure::new(Reason::Network, format!("cannot bind {source}: {e}")))?;
     }
-    let stream = socket.connect(addr).await.map_err(|e| io_failure(&e))?;
-    // Requests are one small write; no reason to let Nagle hold them back.
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+    socket.connect(addr).await.map_err(|e| io_failure(&e))
 }
