@@ -1,7 +1,8 @@
 //! ipvsd: a health-checking, highly available load-balancer director for Linux IPVS.
 //!
 //! The parts, each in its own module: `config` (the YAML file, validated once), `ipvs`
-//! (the kernel table model), `controller` (config + health -> desired table), `cli` and
+//! (the kernel table model), `vrrp` (failover of the
+//! virtual addresses), `controller` (config + health -> desired table), `cli` and
 //! `daemon` (the I/O shell that wires it together).
 
 pub mod check;
@@ -10,3 +11,4 @@ pub mod config;
 pub mod controller;
 pub mod daemon;
 pub mod ipvs;
+pub mod vrrp;

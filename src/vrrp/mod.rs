@@ -1,0 +1,12 @@
+//! VRRP (RFC 5798 version 3, RFC 3768 version 2 for compatibility): moves the virtual
+//! addresses between two directors.
+//!
+//! - `packet`: the advertisement codec and receive-side validation (pure).
+//! - `announce`: gratuitous ARP and unsolicited neighbour advertisement frames (pure).
+//! - `fsm`: the per-instance state machine, `handle(now, input) -> actions` (pure).
+//! - `netif`: interfaces and addresses over rtnetlink (I/O).
+
+pub mod announce;
+pub mod fsm;
+pub mod netif;
+pub mod packet;
