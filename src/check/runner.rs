@@ -99,9 +99,10 @@ async fn run(
     };
     loop {
         let due = ticker.tick().await;
-        let late = due.elapsed();
+        let start = Instant::now();
+        let late = start.saturating_duration_since(due);
         let outcome = match &prober {
-            Ok(p) => p.probe().await,
+            Ok(p) => p.probe_from(start).await,
             Err(f) => Outcome {
                 result: Err(f.clone()),
                 latency: Duration::ZERO,

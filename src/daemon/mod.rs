@@ -37,6 +37,9 @@ pub enum RunError {
     },
 }
 
+/// Probe results taken from the channel at once.
+const RESULT_BATCH: usize = 256;
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(
     config_path: &Path,
@@ -126,6 +129,7 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     schedule_tick.tick().await;
 
     let mut ready = false;
+    let mut results = Vec::with_capacity(RESULT_BATCH);
     loop {
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
@@ -140,8 +144,20 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                     checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
                 }
             }
-            Some(r) = res_rx.recv() => {
-                if let Some(c) = director.on_result(r, Instant::now()) {
+            n = res_rx.recv_many(&mut results, RESULT_BATCH) => {
+                if n == 0 {
+                    continue;
+                }
+                // Everything that arrived since the last wake-up, at one clock reading;
+                // each command is the whole desired table, so only the last one matters.
+                let now = Instant::now();
+                let mut last = None;
+                for r in results.drain(..) {
+                    if let Some(c) = director.on_result(r, now) {
+                        last = Some(c);
+                    }
+                }
+                if let Some(c) = last {
                     send(c);
                 }
             }

@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Failure, Outcome, Reason, Target};
 use crate::config::types::{Check, CheckKind};
@@ -153,13 +153,19 @@ impl Prober {
     /// One attempt. Returns within the check's timeout; an exec check cut by the timeout
     /// takes a little longer to kill and reap its process group (at most 200 ms more).
     pub async fn probe(&self) -> Outcome {
-        let start = Instant::now();
+        self.probe_from(tokio::time::Instant::now()).await
+    }
+
+    /// [`Prober::probe`] started at `start` (the caller's clock reading: a clock read costs
+    /// a system call on hosts without a vDSO clock, and thousands of probes a second add up).
+    pub async fn probe_from(&self, start: tokio::time::Instant) -> Outcome {
         let result = match &self.kind {
             // The exec probe owns its deadline: on timeout it must still kill and reap.
             Kind::Exec(e) => e.run(self.timeout).await,
             _ => {
                 let stage = StageCell::new();
-                match tokio::time::timeout(self.timeout, self.network(&stage)).await {
+                let deadline = start + self.timeout;
+                match tokio::time::timeout_at(deadline, self.network(&stage)).await {
                     Ok(r) => r,
                     Err(_) => Err(stage.get().timed_out(self.timeout)),
                 }
