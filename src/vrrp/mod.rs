@@ -5,8 +5,11 @@
 //! - `announce`: gratuitous ARP and unsolicited neighbour advertisement frames (pure).
 //! - `fsm`: the per-instance state machine, `handle(now, input) -> actions` (pure).
 //! - `netif`: interfaces and addresses over rtnetlink (I/O).
+//! - `socket`: the raw sockets adverts, gratuitous ARP and neighbour advertisements go
+//!   through (I/O, async).
 
 pub mod announce;
 pub mod fsm;
 pub mod netif;
 pub mod packet;
+pub mod socket;
