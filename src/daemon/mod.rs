@@ -5,10 +5,13 @@
 //! the main loop: probe results update the servers' health (`director`), which gives the
 //! desired table for the IPVS task; SIGTERM/SIGINT stop it cleanly (IPVS rules stay
 //! unless `remove_rules_on_exit`); SIGHUP re-reads and validates the config, keeping the
-//! running one if the new one has problems. VRRP joins here as it is built.
+//! running one if the new one has problems. VRRP instances run as tasks (`vrrp.rs`): kept
+//! across reloads that leave them unchanged, released (priority 0, addresses removed) on
+//! stop.
 
 pub mod director;
 mod logging;
+mod vrrp;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,7 +26,9 @@ use crate::config::{self, Config, LoadError};
 use crate::ipvs::backend::{Backend, MemoryBackend};
 use crate::ipvs::netlink::NetlinkBackend;
 use crate::ipvs::task::{self, Command, Connect, Event};
+use crate::vrrp::task::StateEvent;
 use director::Director;
+use vrrp::VrrpSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -128,6 +133,13 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     let mut schedule_tick = tokio::time::interval(Duration::from_secs(60));
     schedule_tick.tick().await;
 
+    // VRRP: one task per instance; their state changes come back here.
+    let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<StateEvent>(64);
+    let mut vrrp = VrrpSet::start(&director.cfg, vrrp_tx);
+    if !vrrp.is_empty() {
+        info!(instances = vrrp.len(), "vrrp started");
+    }
+
     let mut ready = false;
     let mut results = Vec::with_capacity(RESULT_BATCH);
     loop {
@@ -142,7 +154,11 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                         send(c);
                     }
                     checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
+                    vrrp.reload(&director.cfg).await;
                 }
+            }
+            Some(ev) = vrrp_rx.recv() => {
+                debug!(instance = %ev.instance, state = ev.to.as_str(), "vrrp event");
             }
             n = res_rx.recv_many(&mut results, RESULT_BATCH) => {
                 if n == 0 {
@@ -178,6 +194,8 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
         }
     }
     drop(checkers);
+    // VRRP first: the peer takes over at its skew time while the rest shuts down.
+    vrrp.shutdown().await;
     let cfg = director.cfg;
     send(Command::Shutdown {
         remove_owned: cfg.global.remove_rules_on_exit,

@@ -13,3 +13,5 @@ pub mod fsm;
 pub mod netif;
 pub mod packet;
 pub mod socket;
+pub mod task;
+pub mod track;

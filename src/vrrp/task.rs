@@ -1,0 +1,591 @@
+//! The task that runs one VRRP instance: the I/O shell around `fsm::Instance`.
+//!
+//! It owns the instance's sockets and timers: receives adverts (validated by
+//! `packet::validate`, drops counted by reason), hands them and the timers to the state
+//! machine, and carries out its actions: send adverts, add or remove the virtual addresses
+//! (rtnetlink, on a blocking thread), announce them (gratuitous ARP / unsolicited NA,
+//! repeated as configured, refreshed if configured). Tracked interfaces are polled once a
+//! second. Every state change is logged and reported to the daemon. No protocol decision
+//! is taken here.
+//!
+//! A runtime fault never ends the task: an interface that is missing at start is retried,
+//! a failed send or address change is logged (rate-limited) and the protocol goes on.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use super::fsm::{Action, Input, Instance, Params, Reason, State};
+use super::netif::{self, Netif, NetifError};
+use super::packet::{self, Advert, Auth, DropReason, Expect};
+use super::socket::{Announcer, SocketConfig, SocketError, VrrpSocket};
+use super::track::tracked;
+use crate::config::{VrrpInstance, VrrpVersion};
+use crate::ipvs::model::Family;
+
+/// A state change, for the daemon (notify, connection sync, status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateEvent {
+    pub instance: String,
+    pub from: State,
+    pub to: State,
+    pub reason: Reason,
+    pub priority: u8,
+}
+
+enum Control {
+    /// Release (priority 0 if master, addresses removed) and end; acknowledged when done.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A running instance. Dropping it aborts the task without releasing; call
+/// [`InstanceTask::shutdown`] for a clean stop.
+pub struct InstanceTask {
+    pub cfg: VrrpInstance,
+    ctl: mpsc::Sender<Control>,
+    join: JoinHandle<()>,
+}
+
+impl InstanceTask {
+    pub fn spawn(cfg: VrrpInstance, events: mpsc::Sender<StateEvent>) -> InstanceTask {
+        let (ctl, rx) = mpsc::channel(4);
+        let span = info_span!("vrrp", instance = %cfg.name, vrid = cfg.vrid);
+        let join = tokio::spawn(run(cfg.clone(), rx, events).instrument(span));
+        InstanceTask { cfg, ctl, join }
+    }
+
+    /// Releases mastership (a priority-0 advert, the addresses removed) and waits for the
+    /// task to end, at most `limit`.
+    pub async fn shutdown(self, limit: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Control::Shutdown(tx)).await.is_ok()
+            && tokio::time::timeout(limit, rx).await.is_err()
+        {
+            warn!(instance = %self.cfg.name, "vrrp instance did not stop in time");
+        }
+        self.join.abort();
+    }
+}
+
+impl Drop for InstanceTask {
+    fn drop(&mut self) {
+        self.join.abort();
+    }
+}
+
+// === setup ===
+
+/// A device that carries virtual addresses: where to add them and how to announce them.
+struct Device {
+    index: u32,
+    mac: Option<[u8; 6]>,
+    /// IPv6 forwarding on: unsolicited NAs carry the Router flag (as keepalived does).
+    router: bool,
+    announcer: Option<Arc<Announcer>>,
+}
+
+/// What the task needs from the system, resolved once (and again after a failure).
+struct Io {
+    socket: VrrpSocket,
+    local: IpAddr,
+    devices: BTreeMap<String, Device>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("interface {name}")]
+    Netif {
+        name: String,
+        #[source]
+        source: NetifError,
+    },
+    #[error("no {family} address on {interface} to send advertisements from")]
+    NoSource { interface: String, family: Family },
+    #[error("cannot open the vrrp socket")]
+    Socket(#[source] SocketError),
+    #[error("the rtnetlink thread failed")]
+    Join,
+}
+
+fn packet_family(f: Family) -> packet::Family {
+    match f {
+        Family::Inet => packet::Family::Ipv4,
+        Family::Inet6 => packet::Family::Ipv6,
+    }
+}
+
+fn netif_family(f: Family) -> netif::Family {
+    match f {
+        Family::Inet => netif::Family::V4,
+        Family::Inet6 => netif::Family::V6,
+    }
+}
+
+/// Resolved on a blocking thread: interface indexes, MACs, the source address.
+struct Resolved {
+    index: u32,
+    local: IpAddr,
+    devices: Vec<(String, u32, Option<[u8; 6]>)>,
+}
+
+fn resolve(cfg: &VrrpInstance) -> Result<Resolved, SetupError> {
+    let nerr = |name: &str| {
+        let name = name.to_string();
+        move |source| SetupError::Netif { name, source }
+    };
+    let mut nl = Netif::open().map_err(nerr(&cfg.interface))?;
+    let link = nl.link(&cfg.interface).map_err(nerr(&cfg.interface))?;
+    let local = match cfg.unicast_source {
+        Some(a) => a,
+        None => nl
+            .primary_address(link.index, netif_family(cfg.family))
+            .map_err(nerr(&cfg.interface))?
+            .ok_or_else(|| SetupError::NoSource {
+                interface: cfg.interface.clone(),
+                family: cfg.family,
+            })?,
+    };
+    let mut devices = Vec::new();
+    let mut names: Vec<&str> = cfg
+        .virtual_addresses
+        .iter()
+        .map(|v| v.device.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let l = nl.link(name).map_err(nerr(name))?;
+        devices.push((name.to_string(), l.index, l.mac));
+    }
+    Ok(Resolved {
+        index: link.index,
+        local,
+        devices,
+    })
+}
+
+async fn setup(cfg: &VrrpInstance) -> Result<Io, SetupError> {
+    let c = cfg.clone();
+    let r = tokio::task::spawn_blocking(move || resolve(&c))
+        .await
+        .map_err(|_| SetupError::Join)??;
+    let socket = VrrpSocket::open(&SocketConfig {
+        ifindex: r.index,
+        ifname: cfg.interface.clone(),
+        family: packet_family(cfg.family),
+        unicast_source: cfg.unicast_source,
+        unicast_peers: cfg.unicast_peers.clone(),
+    })
+    .map_err(SetupError::Socket)?;
+    let mut devices = BTreeMap::new();
+    for (name, index, mac) in r.devices {
+        // Without an announcer the addresses still move; the network learns them later.
+        let announcer = match Announcer::open(index, packet_family(cfg.family)) {
+            Ok(a) => Some(Arc::new(a)),
+            Err(e) => {
+                warn!(device = %name, error = %crate::cli::error_chain(&e), "cannot announce on this device");
+                None
+            }
+        };
+        let router = cfg.family == Family::Inet6 && ipv6_forwarding(&name);
+        devices.insert(
+            name,
+            Device {
+                index,
+                mac,
+                router,
+                announcer,
+            },
+        );
+    }
+    Ok(Io {
+        socket,
+        local: r.local,
+        devices,
+    })
+}
+
+fn ipv6_forwarding(dev: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{dev}/forwarding"))
+        .is_ok_and(|s| s.trim() == "1")
+}
+
+// === the loop ===
+
+async fn run(
+    cfg: VrrpInstance,
+    mut ctl: mpsc::Receiver<Control>,
+    events: mpsc::Sender<StateEvent>,
+) {
+    // The interface may appear later (a VLAN created after boot): retry, stay stoppable.
+    let io = loop {
+        match setup(&cfg).await {
+            Ok(io) => break io,
+            Err(e) => {
+                error!(error = %crate::cli::error_chain(&e), "vrrp instance cannot start; retrying in 5s");
+                tokio::select! {
+                    _ = sleep(Duration::from_secs(5)) => {}
+                    c = ctl.recv() => {
+                        if let Some(Control::Shutdown(done)) = c {
+                            let _ = done.send(());
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    info!(interface = %cfg.interface, source = %io.local, "vrrp instance started");
+    let mut runner = Runner::new(cfg, io, events);
+    runner.main(&mut ctl).await;
+}
+
+struct Runner {
+    cfg: VrrpInstance,
+    io: Io,
+    fsm: Instance,
+    events: mpsc::Sender<StateEvent>,
+    expect: Expect,
+    auth: Auth,
+    vips: Vec<IpAddr>,
+    drops: BTreeMap<&'static str, u64>,
+    /// When each drop reason was last logged (rate limit).
+    drop_logged: BTreeMap<&'static str, Instant>,
+    /// The running burst of announcements, if any.
+    announcing: Option<JoinHandle<()>>,
+    /// The last tracked state handed to the state machine.
+    down: Vec<bool>,
+}
+
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl Runner {
+    fn new(cfg: VrrpInstance, io: Io, events: mpsc::Sender<StateEvent>) -> Runner {
+        let auth = cfg
+            .auth_password
+            .as_deref()
+            .and_then(|p| Auth::password(p.as_bytes()))
+            .unwrap_or(Auth::None);
+        let expect = Expect {
+            vrid: cfg.vrid,
+            version: cfg.version,
+            family: packet_family(cfg.family),
+            interval: cfg.advert_interval,
+            auth,
+        };
+        let fsm = Instance::new(Params {
+            version: cfg.version,
+            priority: cfg.priority,
+            advert_interval: cfg.advert_interval,
+            preempt: cfg.preempt,
+            preempt_delay: cfg.preempt_delay,
+            local_addr: io.local,
+        });
+        let vips = cfg.virtual_addresses.iter().map(|v| v.address).collect();
+        let down = vec![false; cfg.track_interfaces.len()];
+        Runner {
+            cfg,
+            io,
+            fsm,
+            events,
+            expect,
+            auth,
+            vips,
+            drops: BTreeMap::new(),
+            drop_logged: BTreeMap::new(),
+            announcing: None,
+            down,
+        }
+    }
+
+    async fn main(&mut self, ctl: &mut mpsc::Receiver<Control>) {
+        // Addresses left behind by a run that was killed (SIGKILL, a crash) would answer
+        // ARP beside the real master: a starting router holds none (RFC 5798 section 6.4.2:
+        // a backup MUST NOT respond for them). The address owner's are its own.
+        if !(self.cfg.address_owner || self.cfg.priority == 255) {
+            self.addresses(false).await;
+        }
+        // Tracked interfaces first, so an instance whose link is down starts in FAULT.
+        self.poll_tracking(Instant::now()).await;
+        self.input(Input::Startup).await;
+        let mut track_tick = interval(Duration::from_secs(1));
+        track_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let refresh = self.cfg.garp.refresh;
+        let mut refresh_tick = interval(if refresh.is_zero() {
+            Duration::from_secs(3600)
+        } else {
+            refresh
+        });
+        refresh_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        refresh_tick.tick().await;
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = self.fsm.next_deadline().map(Instant::from_std);
+            tokio::select! {
+                c = ctl.recv() => {
+                    self.input(Input::Shutdown).await;
+                    if let Some(Control::Shutdown(done)) = c {
+                        let _ = done.send(());
+                    }
+                    return;
+                }
+                r = self.io.socket.recv(&mut buf) => {
+                    let input = match r {
+                        Ok(rx) => match packet::validate(&rx, &self.expect) {
+                            Ok(a) => Ok(Input::Advert { from: rx.src, priority: a.priority, interval: a.interval }),
+                            Err(reason) => Err(reason),
+                        },
+                        Err(e) if e.is_malformed() => Err(DropReason::Malformed),
+                        Err(e) => {
+                            warn!(error = %crate::cli::error_chain(&e), "vrrp receive failed");
+                            sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    match input {
+                        Ok(i) => self.input(i).await,
+                        Err(reason) => self.dropped(reason),
+                    }
+                }
+                _ = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
+                    self.input(Input::Timer).await;
+                }
+                _ = track_tick.tick(), if !self.cfg.track_interfaces.is_empty() => {
+                    self.poll_tracking(Instant::now()).await;
+                }
+                _ = refresh_tick.tick(), if !refresh.is_zero() => {
+                    if self.fsm.state() == State::Master {
+                        self.announce();
+                    }
+                }
+            }
+        }
+    }
+
+    fn dropped(&mut self, reason: DropReason) {
+        let label = reason.as_str();
+        *self.drops.entry(label).or_default() += 1;
+        if !reason.is_logged() {
+            return;
+        }
+        let now = Instant::now();
+        let due = self
+            .drop_logged
+            .get(label)
+            .is_none_or(|t| now >= *t + DROP_LOG_EVERY);
+        if due {
+            self.drop_logged.insert(label, now);
+            warn!(
+                reason = %label,
+                dropped = self.drops[label],
+                "vrrp advert dropped"
+            );
+        } else {
+            debug!(reason = %label, "vrrp advert dropped");
+        }
+    }
+
+    /// Reads the tracked interfaces; hands a changed priority or fault to the machine.
+    async fn poll_tracking(&mut self, _now: Instant) {
+        if self.cfg.track_interfaces.is_empty() {
+            return;
+        }
+        let names: Vec<String> = self
+            .cfg
+            .track_interfaces
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        let down = tokio::task::spawn_blocking(move || {
+            let mut nl = Netif::open()?;
+            Ok::<_, NetifError>(
+                names
+                    .iter()
+                    .map(|n| nl.link(n).map(|l| !l.is_up()).unwrap_or(true))
+                    .collect::<Vec<bool>>(),
+            )
+        })
+        .await;
+        let down = match down {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                warn!(error = %crate::cli::error_chain(&e), "cannot read the tracked interfaces");
+                return;
+            }
+            Err(_) => return,
+        };
+        if down == self.down && self.fsm.state() != State::Initialize {
+            return;
+        }
+        for (t, (was, now)) in self
+            .cfg
+            .track_interfaces
+            .iter()
+            .zip(self.down.iter().zip(&down))
+        {
+            if was != now {
+                info!(
+                    interface = %t.name,
+                    up = !now,
+                    "tracked interface changed"
+                );
+            }
+        }
+        self.down = down;
+        let t = tracked(&self.cfg, &self.down);
+        self.input(Input::Priority(t.priority)).await;
+        self.input(Input::Fault(t.fault)).await;
+    }
+
+    async fn input(&mut self, input: Input) {
+        let now = std::time::Instant::now();
+        let actions = self.fsm.handle(now, input);
+        for a in actions {
+            self.act(a).await;
+        }
+    }
+
+    async fn act(&mut self, a: Action) {
+        match a {
+            Action::SendAdvert { priority } => self.send_advert(priority).await,
+            Action::AddAddresses => self.addresses(true).await,
+            Action::RemoveAddresses => {
+                if let Some(h) = self.announcing.take() {
+                    h.abort();
+                }
+                self.addresses(false).await;
+            }
+            Action::Announce => self.announce(),
+            Action::StateChanged { from, to, reason } => {
+                let priority = self.fsm.priority();
+                info!(
+                    from = %from,
+                    to = %to,
+                    reason = %reason.as_str(),
+                    priority,
+                    "vrrp state changed"
+                );
+                let ev = StateEvent {
+                    instance: self.cfg.name.clone(),
+                    from,
+                    to,
+                    reason,
+                    priority,
+                };
+                if self.events.try_send(ev).is_err() {
+                    warn!("vrrp state event not delivered (daemon busy)");
+                }
+            }
+        }
+    }
+
+    async fn send_advert(&mut self, priority: u8) {
+        let advert = Advert {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval: self.cfg.advert_interval,
+            addresses: self.vips.clone(),
+            auth: match self.cfg.version {
+                VrrpVersion::V2 => self.auth,
+                VrrpVersion::V3 => Auth::None,
+            },
+        };
+        for dst in self.io.socket.destinations() {
+            let msg = match packet::encode(&advert, self.io.local, dst) {
+                Ok(m) => m,
+                Err(e) => {
+                    // The config was validated against the same limits: a bug if reached.
+                    error!(error = %e, "cannot encode the advert");
+                    return;
+                }
+            };
+            if let Err(e) = self.io.socket.send(&msg, self.io.local, dst).await {
+                debug!(error = %crate::cli::error_chain(&e), %dst, "advert not sent");
+            }
+        }
+    }
+
+    /// Adds (or removes) every virtual address on its device, on a blocking thread.
+    async fn addresses(&mut self, add: bool) {
+        let work: Vec<(u32, IpAddr, u8)> = self
+            .cfg
+            .virtual_addresses
+            .iter()
+            .filter_map(|v| {
+                self.io
+                    .devices
+                    .get(&v.device)
+                    .map(|d| (d.index, v.address, v.prefix_len))
+            })
+            .collect();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut nl = Netif::open()?;
+            let mut failed = Vec::new();
+            for (index, addr, len) in work {
+                let r = if add {
+                    nl.add_address(index, addr, len).map(drop)
+                } else {
+                    nl.del_address(index, addr, len).map(drop)
+                };
+                if let Err(e) = r {
+                    failed.push((addr, e));
+                }
+            }
+            Ok::<_, NetifError>(failed)
+        })
+        .await;
+        let what = if add { "add" } else { "remove" };
+        match r {
+            Ok(Ok(failed)) => {
+                for (addr, e) in failed {
+                    error!(%addr, op = what, error = %crate::cli::error_chain(&e), "virtual address change failed");
+                }
+            }
+            Ok(Err(e)) => {
+                error!(op = what, error = %crate::cli::error_chain(&e), "virtual addresses not changed")
+            }
+            Err(_) => error!(op = what, "the rtnetlink thread failed"),
+        }
+    }
+
+    /// Starts a burst of `garp.repeat` announcements, `garp.delay` apart, replacing a
+    /// running one.
+    fn announce(&mut self) {
+        if let Some(h) = self.announcing.take() {
+            h.abort();
+        }
+        // The announcers are shared read-only with the burst task (`announce` takes &self).
+        let mut plan = Vec::new();
+        for v in &self.cfg.virtual_addresses {
+            if let Some(d) = self.io.devices.get(&v.device)
+                && let (Some(mac), Some(a)) = (d.mac, d.announcer.as_ref())
+            {
+                plan.push((Arc::clone(a), v.address, mac, d.router));
+            }
+        }
+        if plan.is_empty() {
+            return;
+        }
+        let (repeat, delay) = (self.cfg.garp.repeat, self.cfg.garp.delay);
+        let burst = async move {
+            for i in 0..repeat {
+                if i > 0 {
+                    sleep(delay).await;
+                }
+                for (a, addr, mac, router) in &plan {
+                    if let Err(e) = a.announce(*addr, *mac, *router).await {
+                        debug!(%addr, error = %crate::cli::error_chain(&e), "announcement not sent");
+                    }
+                }
+            }
+        };
+        self.announcing = Some(tokio::spawn(burst.in_current_span()));
+    }
+}

@@ -1,0 +1,129 @@
+//! Tracking: what the tracked interfaces (and, later, virtual servers) do to an instance's
+//! priority.
+//!
+//! Pure. A tracked item that is down either lowers (or raises) the priority by its weight,
+//! or, with weight 0, puts the instance in FAULT. The address owner keeps 255 whatever
+//! happens (it owns the addresses; only FAULT takes them away).
+
+use crate::config::VrrpInstance;
+
+/// The priority and fault state that the tracked items give an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    pub priority: u8,
+    pub fault: bool,
+}
+
+/// `down_interfaces`: for each `track.interfaces[]` entry of `cfg`, in order, whether it is
+/// down (or missing).
+pub fn tracked(cfg: &VrrpInstance, down_interfaces: &[bool]) -> Tracked {
+    let mut fault = false;
+    let mut delta: i32 = 0;
+    for (t, down) in cfg.track_interfaces.iter().zip(down_interfaces) {
+        if !*down {
+            continue;
+        }
+        if t.weight == 0 {
+            fault = true;
+        } else {
+            delta += t.weight;
+        }
+    }
+    let priority = if cfg.address_owner || cfg.priority == 255 {
+        255
+    } else {
+        // Tracking never reaches 0 (release) nor 255 (owner) (RFC 5798 section 5.2.4).
+        (i32::from(cfg.priority) + delta).clamp(1, 254) as u8
+    };
+    Tracked { priority, fault }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::config::{SystemEnv, TrackInterface, load_str};
+
+    fn instance(priority: u8, owner: bool, weights: &[i32]) -> VrrpInstance {
+        let yaml = format!(
+            "vrrp_instances:\n  - name: v\n    interface: eth0\n    vrid: 1\n    priority: {priority}\n    address_owner: {owner}\n    virtual_addresses: [192.0.2.7/24]\n"
+        );
+        let yaml = if owner {
+            yaml.replace(&format!("    priority: {priority}\n"), "")
+        } else {
+            yaml
+        };
+        let env = SystemEnv {
+            base_dir: PathBuf::from("."),
+        };
+        let mut cfg = load_str(&yaml, Path::new("t.yaml"), &env)
+            .expect("valid")
+            .vrrp_instances
+            .remove(0);
+        cfg.track_interfaces = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| TrackInterface {
+                name: format!("eth{}", i + 1),
+                weight: *w,
+            })
+            .collect();
+        cfg
+    }
+
+    #[test]
+    fn nothing_down_leaves_the_configured_priority() {
+        let cfg = instance(100, false, &[-30, 0]);
+        assert_eq!(
+            tracked(&cfg, &[false, false]),
+            Tracked {
+                priority: 100,
+                fault: false
+            }
+        );
+    }
+
+    #[test]
+    fn down_interfaces_add_their_weights() {
+        let cfg = instance(100, false, &[-30, -20, 10]);
+        assert_eq!(
+            tracked(&cfg, &[true, true, true]),
+            Tracked {
+                priority: 60,
+                fault: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_down_interface_with_weight_zero_means_fault() {
+        let cfg = instance(100, false, &[-30, 0]);
+        assert_eq!(
+            tracked(&cfg, &[false, true]),
+            Tracked {
+                priority: 100,
+                fault: true
+            }
+        );
+    }
+
+    #[test]
+    fn tracking_is_clamped_to_1_and_254() {
+        let cfg = instance(100, false, &[-200, 200]);
+        assert_eq!(tracked(&cfg, &[true, false]).priority, 1);
+        assert_eq!(tracked(&cfg, &[false, true]).priority, 254);
+    }
+
+    #[test]
+    fn the_address_owner_keeps_255_but_can_fault() {
+        let cfg = instance(255, true, &[-50, 0]);
+        assert_eq!(
+            tracked(&cfg, &[true, true]),
+            Tracked {
+                priority: 255,
+                fault: true
+            }
+        );
+    }
+}
