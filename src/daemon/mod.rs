@@ -158,7 +158,9 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                 }
             }
             Some(ev) = vrrp_rx.recv() => {
-                debug!(instance = %ev.instance, state = ev.to.as_str(), "vrrp event");
+                if let Some(d) = vrrp.on_event(&ev) {
+                    send(Command::SyncDaemon(d));
+                }
             }
             n = res_rx.recv_many(&mut results, RESULT_BATCH) => {
                 if n == 0 {

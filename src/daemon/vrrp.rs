@@ -9,6 +9,9 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::config::Config;
+use crate::ipvs::backend::{SyncDaemon, SyncRole};
+use crate::vrrp::fsm::{Reason, State};
+use crate::vrrp::notify::{Job, Notifier};
 use crate::vrrp::task::{InstanceTask, StateEvent};
 
 /// How long a stopping instance may take to send its priority-0 advert and remove its
@@ -18,6 +21,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(2);
 pub struct VrrpSet {
     tasks: BTreeMap<String, InstanceTask>,
     events: mpsc::Sender<StateEvent>,
+    notifier: Notifier,
+    exec_user: String,
 }
 
 impl VrrpSet {
@@ -25,6 +30,8 @@ impl VrrpSet {
         let mut set = VrrpSet {
             tasks: BTreeMap::new(),
             events,
+            notifier: Notifier::start(),
+            exec_user: cfg.global.exec_user.clone(),
         };
         for v in &cfg.vrrp_instances {
             set.tasks.insert(
@@ -43,10 +50,62 @@ impl VrrpSet {
         self.tasks.is_empty()
     }
 
+    /// A state change of one instance: its notify command is queued, the other members
+    /// of its sync group follow it, and the connection-sync daemon this instance drives
+    /// (if any) is returned for the IPVS task.
+    pub fn on_event(&self, ev: &StateEvent) -> Option<SyncDaemon> {
+        let task = self.tasks.get(&ev.instance)?;
+        let cfg = &task.cfg;
+        if let Some(n) = &cfg.notify {
+            self.notifier.push(Job::new(
+                n,
+                &self.exec_user,
+                &ev.instance,
+                ev.to.as_str(),
+                ev.reason.as_str(),
+                ev.priority,
+            ));
+        }
+        // Sync groups move together (keepalived's vrrp_sync_group): a member that becomes
+        // master pulls the others to master; one that leaves mastership (backup, fault)
+        // takes the others to backup. Moves caused by the group do not echo.
+        if let Some(group) = &cfg.sync_group
+            && ev.reason != Reason::SyncGroup
+        {
+            let follow = match (ev.from, ev.to) {
+                (_, State::Master) => Some(State::Master),
+                (State::Master, State::Backup | State::Fault) => Some(State::Backup),
+                _ => None,
+            };
+            if let Some(to) = follow {
+                for (name, t) in &self.tasks {
+                    if *name != ev.instance && t.cfg.sync_group.as_ref() == Some(group) {
+                        info!(instance = %name, group = %group, to = %to, "following the sync group");
+                        t.sync_to(to);
+                    }
+                }
+            }
+        }
+        let sync = cfg.ipvs_sync.as_ref()?;
+        let role = match ev.to {
+            State::Master => SyncRole::Master,
+            // A backup (or a faulted router) receives the master's connections, ready to
+            // take over with them.
+            State::Backup | State::Fault => SyncRole::Backup,
+            State::Initialize => return None,
+        };
+        Some(SyncDaemon {
+            role,
+            interface: sync.interface.clone(),
+            sync_id: sync.sync_id,
+        })
+    }
+
     /// Applies a new config: unchanged instances keep running untouched; removed or
     /// changed ones are released first (so a changed one's addresses never sit on two
     /// tasks), then new and changed ones start.
     pub async fn reload(&mut self, cfg: &Config) {
+        self.exec_user = cfg.global.exec_user.clone();
         let wanted: BTreeMap<_, _> = cfg
             .vrrp_instances
             .iter()

@@ -7,4 +7,5 @@ pub mod model;
 pub mod netlink;
 pub mod reconcile;
 pub mod save;
+pub mod sync;
 pub mod task;

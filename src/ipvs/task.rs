@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
-use super::backend::{Backend, BackendError, Observed, Op};
+use super::backend::{Backend, BackendError, Observed, Op, SyncDaemon, SyncRole};
 use super::model::{ServiceKey, Table};
 use super::reconcile::reconcile;
+use super::sync::{SyncOp, sync_ops};
 
 /// Rounds of read-compute-apply before a convergence gives up until the next trigger.
 const MAX_ROUNDS: usize = 5;
@@ -106,6 +107,9 @@ pub enum Command {
         table: Table,
         owned: BTreeSet<ServiceKey>,
     },
+    /// The connection-sync daemon that should run (from the VRRP state), kept running
+    /// from now on.
+    SyncDaemon(SyncDaemon),
     /// Stop after an optional last action.
     Shutdown { remove_owned: bool },
 }
@@ -139,6 +143,8 @@ pub fn run(
     let mut last_connect_error: Option<String> = None;
     let mut desired: Option<(Table, BTreeSet<ServiceKey>)> = None;
     let mut changed = false;
+    let mut sync: Option<SyncDaemon> = None;
+    let mut sync_changed = false;
     let mut next = Instant::now() + interval;
     loop {
         let wait = next.saturating_duration_since(Instant::now());
@@ -146,6 +152,10 @@ pub fn run(
             Ok(Command::Desired { table, owned }) => {
                 desired = Some((table, owned));
                 changed = true;
+            }
+            Ok(Command::SyncDaemon(d)) => {
+                sync_changed = sync.as_ref() != Some(&d);
+                sync = Some(d);
             }
             Ok(Command::Shutdown { remove_owned }) => {
                 if let (true, Some(b), Some((_, owned))) =
@@ -188,6 +198,16 @@ pub fn run(
             }
         }
         let Some(b) = backend.as_mut() else { continue };
+        let sync_ok = match &sync {
+            Some(want) => {
+                let ok = converge_sync(b.as_mut(), want, sync_changed);
+                if ok {
+                    sync_changed = false;
+                }
+                ok
+            }
+            None => true,
+        };
         let report = converge(b.as_mut(), table, owned);
         let repairs = if changed { 0 } else { report.applied.len() };
         for op in &report.applied {
@@ -214,12 +234,52 @@ pub fn run(
             changed = false;
         }
         next = Instant::now()
-            + if report.converged() {
+            + if report.converged() && sync_ok {
                 interval
             } else {
                 retry_after_error
             };
     }
+}
+
+/// Makes `want` the one connection-sync daemon running; true once it is. Logged at info
+/// when asked for (`requested`), as a repair otherwise.
+fn converge_sync(backend: &mut dyn Backend, want: &SyncDaemon, requested: bool) -> bool {
+    let running = match backend.sync_daemons() {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %error_text(&e), "cannot read the ipvs sync daemons");
+            return false;
+        }
+    };
+    let mut ok = true;
+    for op in sync_ops(want, &running) {
+        let (r, what) = match &op {
+            SyncOp::Stop(role) => (backend.stop_sync_daemon(*role), "stop"),
+            SyncOp::Start(d) => (backend.start_sync_daemon(d), "start"),
+        };
+        let role = match &op {
+            SyncOp::Stop(r) => *r,
+            SyncOp::Start(d) => d.role,
+        };
+        let role = match role {
+            SyncRole::Master => "master",
+            SyncRole::Backup => "backup",
+        };
+        match r {
+            Ok(()) if requested => {
+                info!(op = what, role, interface = %want.interface, sync_id = want.sync_id, "ipvs sync daemon changed")
+            }
+            Ok(()) => {
+                warn!(op = what, role, interface = %want.interface, "ipvs sync daemon repaired")
+            }
+            Err(e) => {
+                ok = false;
+                warn!(op = %what, role = %role, error = %error_text(&e), "ipvs sync daemon change failed; retrying");
+            }
+        }
+    }
+    ok
 }
 
 /// Deletes the owned services (the `remove_rules_on_exit` option).

@@ -5,12 +5,16 @@
 //! - `announce`: gratuitous ARP and unsolicited neighbour advertisement frames (pure).
 //! - `fsm`: the per-instance state machine, `handle(now, input) -> actions` (pure).
 //! - `netif`: interfaces and addresses over rtnetlink (I/O).
+//! - `notify`: the notify programs, run one at a time in order (I/O).
+//! - `task`: the task that runs one instance (I/O shell of `fsm`).
+//! - `track`: tracked interfaces -> priority or FAULT (pure).
 //! - `socket`: the raw sockets adverts, gratuitous ARP and neighbour advertisements go
 //!   through (I/O, async).
 
 pub mod announce;
 pub mod fsm;
 pub mod netif;
+pub mod notify;
 pub mod packet;
 pub mod socket;
 pub mod task;

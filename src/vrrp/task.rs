@@ -42,6 +42,8 @@ pub struct StateEvent {
 enum Control {
     /// Release (priority 0 if master, addresses removed) and end; acknowledged when done.
     Shutdown(oneshot::Sender<()>),
+    /// Follow the sync group into this state.
+    SyncTo(State),
 }
 
 /// A running instance. Dropping it aborts the task without releasing; call
@@ -58,6 +60,13 @@ impl InstanceTask {
         let span = info_span!("vrrp", instance = %cfg.name, vrid = cfg.vrid);
         let join = tokio::spawn(run(cfg.clone(), rx, events).instrument(span));
         InstanceTask { cfg, ctl, join }
+    }
+
+    /// Moves this instance with its sync group (BACKUP or MASTER; ignored otherwise).
+    pub fn sync_to(&self, to: State) {
+        if self.ctl.try_send(Control::SyncTo(to)).is_err() {
+            warn!(instance = %self.cfg.name, "sync group change not delivered (instance busy)");
+        }
     }
 
     /// Releases mastership (a priority-0 advert, the addresses removed) and waits for the
@@ -231,11 +240,13 @@ async fn run(
                 error!(error = %crate::cli::error_chain(&e), "vrrp instance cannot start; retrying in 5s");
                 tokio::select! {
                     _ = sleep(Duration::from_secs(5)) => {}
-                    c = ctl.recv() => {
-                        if let Some(Control::Shutdown(done)) = c {
+                    c = ctl.recv() => match c {
+                        Some(Control::SyncTo(_)) => {}
+                        Some(Control::Shutdown(done)) => {
                             let _ = done.send(());
+                            return;
                         }
-                        return;
+                        None => return,
                     }
                 }
             }
@@ -328,13 +339,18 @@ impl Runner {
         loop {
             let deadline = self.fsm.next_deadline().map(Instant::from_std);
             tokio::select! {
-                c = ctl.recv() => {
-                    self.input(Input::Shutdown).await;
-                    if let Some(Control::Shutdown(done)) = c {
+                c = ctl.recv() => match c {
+                    Some(Control::SyncTo(to)) => self.input(Input::SyncTo(to)).await,
+                    Some(Control::Shutdown(done)) => {
+                        self.input(Input::Shutdown).await;
                         let _ = done.send(());
+                        return;
                     }
-                    return;
-                }
+                    None => {
+                        self.input(Input::Shutdown).await;
+                        return;
+                    }
+                },
                 r = self.io.socket.recv(&mut buf) => {
                     let input = match r {
                         Ok(rx) => match packet::validate(&rx, &self.expect) {

@@ -45,7 +45,7 @@ pub(super) struct ExecProbe {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum RunAs {
+pub(crate) enum RunAs {
     /// The daemon's own user: it is not root (it cannot switch), or the user is root.
     Current,
     User {
@@ -165,7 +165,7 @@ impl ExecProbe {
 
 /// Which user a check runs as. Root may switch to anyone; another user cannot, so the check
 /// runs as that user and a warning says so once, here.
-fn run_as(user: &str) -> Result<RunAs, ProbeSetupError> {
+pub(crate) fn run_as(user: &str) -> Result<RunAs, ProbeSetupError> {
     let lookup = |user: &str| {
         User::from_name(user).map_err(|source| ProbeSetupError::UserLookup {
             user: user.to_string(),

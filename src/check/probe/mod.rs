@@ -17,6 +17,8 @@ mod http;
 mod tcp;
 mod tls;
 
+pub(crate) use exec::{RunAs, run_as};
+
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
