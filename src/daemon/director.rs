@@ -5,7 +5,7 @@
 //! logs each transition once, and returns the command for the IPVS task when the desired
 //! table changed. No I/O besides logging.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use tracing::{info, warn};
@@ -15,7 +15,7 @@ use crate::check::runner::CheckResult;
 use crate::check::schedule::Lateness;
 use crate::check::servers::Servers;
 use crate::config::Config;
-use crate::controller::{Controller, Event};
+use crate::controller::{Controller, Event, dest_key, initial_health};
 use crate::ipvs::model::{ServiceKey, Table};
 use crate::ipvs::task::Command;
 
@@ -30,6 +30,8 @@ pub struct Director {
     pub ramping: bool,
     /// Probe start lateness since the last report.
     pub lateness: Lateness,
+    /// Health transitions so far: what depends on health is recomputed when it moves.
+    pub transitions: u64,
 }
 
 fn keys(cfg: &Config) -> BTreeSet<ServiceKey> {
@@ -46,6 +48,7 @@ impl Director {
             last: None,
             ramping: false,
             lateness: Lateness::default(),
+            transitions: 0,
         }
     }
 
@@ -85,10 +88,29 @@ impl Director {
         })
     }
 
+    /// For each virtual server (by name): whether at least one of its real servers is
+    /// healthy here. VRRP instances that track a service lower their priority without one.
+    pub fn services_alive(&self) -> BTreeMap<String, bool> {
+        self.cfg
+            .virtual_servers
+            .iter()
+            .map(|vs| {
+                let alive = vs.real_servers.iter().any(|rs| {
+                    self.servers
+                        .health(vs.key, dest_key(rs))
+                        .unwrap_or_else(|| initial_health(rs))
+                        == Health::Up
+                });
+                (vs.name.clone(), alive)
+            })
+            .collect()
+    }
+
     /// A probe result; the IPVS command if a server went up or down.
     pub fn on_result(&mut self, r: CheckResult, now: Instant) -> Option<Command> {
         self.lateness.record(r.late);
         let t = self.servers.record(&r.id, r.outcome, now)?;
+        self.transitions += 1;
         match t.to {
             Health::Down => warn!(
                 service = t.service,

@@ -136,6 +136,10 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     // VRRP: one task per instance; their state changes come back here.
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<StateEvent>(64);
     let mut vrrp = VrrpSet::start(&director.cfg, vrrp_tx);
+    // What tracked virtual servers report to VRRP: recomputed when health moves.
+    let mut alive = director.services_alive();
+    let mut seen_transitions = director.transitions;
+    vrrp.services(&alive);
     if !vrrp.is_empty() {
         info!(instances = vrrp.len(), "vrrp started");
     }
@@ -155,6 +159,8 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                     }
                     checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
                     vrrp.reload(&director.cfg).await;
+                    alive = director.services_alive();
+                    vrrp.services(&alive);
                 }
             }
             Some(ev) = vrrp_rx.recv() => {
@@ -177,6 +183,14 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                 }
                 if let Some(c) = last {
                     send(c);
+                }
+                if director.transitions != seen_transitions {
+                    seen_transitions = director.transitions;
+                    let now_alive = director.services_alive();
+                    if now_alive != alive {
+                        alive = now_alive;
+                        vrrp.services(&alive);
+                    }
                 }
             }
             _ = schedule_tick.tick() => director.report_schedule(),

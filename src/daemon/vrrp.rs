@@ -101,6 +101,13 @@ impl VrrpSet {
         })
     }
 
+    /// The health of the virtual servers, for the instances that track them.
+    pub fn services(&self, alive: &BTreeMap<String, bool>) {
+        for t in self.tasks.values() {
+            t.services(alive);
+        }
+    }
+
     /// Applies a new config: unchanged instances keep running untouched; removed or
     /// changed ones are released first (so a changed one's addresses never sit on two
     /// tasks), then new and changed ones start.

@@ -44,6 +44,8 @@ enum Control {
     Shutdown(oneshot::Sender<()>),
     /// Follow the sync group into this state.
     SyncTo(State),
+    /// Which virtual servers have a healthy real server here (by name).
+    Services(BTreeMap<String, bool>),
 }
 
 /// A running instance. Dropping it aborts the task without releasing; call
@@ -66,6 +68,16 @@ impl InstanceTask {
     pub fn sync_to(&self, to: State) {
         if self.ctl.try_send(Control::SyncTo(to)).is_err() {
             warn!(instance = %self.cfg.name, "sync group change not delivered (instance busy)");
+        }
+    }
+
+    /// The health of the virtual servers this instance tracks.
+    pub fn services(&self, alive: &BTreeMap<String, bool>) {
+        if self.cfg.track_virtual_servers.is_empty() {
+            return;
+        }
+        if self.ctl.try_send(Control::Services(alive.clone())).is_err() {
+            warn!(instance = %self.cfg.name, "service health not delivered (instance busy)");
         }
     }
 
@@ -241,7 +253,7 @@ async fn run(
                 tokio::select! {
                     _ = sleep(Duration::from_secs(5)) => {}
                     c = ctl.recv() => match c {
-                        Some(Control::SyncTo(_)) => {}
+                        Some(Control::SyncTo(_) | Control::Services(_)) => {}
                         Some(Control::Shutdown(done)) => {
                             let _ = done.send(());
                             return;
@@ -270,8 +282,10 @@ struct Runner {
     drop_logged: BTreeMap<&'static str, Instant>,
     /// The running burst of announcements, if any.
     announcing: Option<JoinHandle<()>>,
-    /// The last tracked state handed to the state machine.
+    /// The last tracked state handed to the state machine: interfaces down, services
+    /// without a healthy real server.
     down: Vec<bool>,
+    dead: Vec<bool>,
 }
 
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -300,6 +314,7 @@ impl Runner {
         });
         let vips = cfg.virtual_addresses.iter().map(|v| v.address).collect();
         let down = vec![false; cfg.track_interfaces.len()];
+        let dead = vec![false; cfg.track_virtual_servers.len()];
         Runner {
             cfg,
             io,
@@ -312,6 +327,7 @@ impl Runner {
             drop_logged: BTreeMap::new(),
             announcing: None,
             down,
+            dead,
         }
     }
 
@@ -341,6 +357,7 @@ impl Runner {
             tokio::select! {
                 c = ctl.recv() => match c {
                     Some(Control::SyncTo(to)) => self.input(Input::SyncTo(to)).await,
+                    Some(Control::Services(alive)) => self.services(&alive).await,
                     Some(Control::Shutdown(done)) => {
                         self.input(Input::Shutdown).await;
                         let _ = done.send(());
@@ -454,7 +471,36 @@ impl Runner {
             }
         }
         self.down = down;
-        let t = tracked(&self.cfg, &self.down);
+        self.apply_tracking().await;
+    }
+
+    /// New health of the virtual servers (missing names count as healthy: nothing to say).
+    async fn services(&mut self, alive: &BTreeMap<String, bool>) {
+        let dead: Vec<bool> = self
+            .cfg
+            .track_virtual_servers
+            .iter()
+            .map(|t| !alive.get(&t.name).copied().unwrap_or(true))
+            .collect();
+        if dead == self.dead {
+            return;
+        }
+        for (t, (was, now)) in self
+            .cfg
+            .track_virtual_servers
+            .iter()
+            .zip(self.dead.iter().zip(&dead))
+        {
+            if was != now {
+                info!(virtual_server = %t.name, healthy = !now, "tracked virtual server changed");
+            }
+        }
+        self.dead = dead;
+        self.apply_tracking().await;
+    }
+
+    async fn apply_tracking(&mut self) {
+        let t = tracked(&self.cfg, &self.down, &self.dead);
         self.input(Input::Priority(t.priority)).await;
         self.input(Input::Fault(t.fault)).await;
     }

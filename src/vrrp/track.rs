@@ -1,5 +1,4 @@
-//! Tracking: what the tracked interfaces (and, later, virtual servers) do to an instance's
-//! priority.
+//! Tracking: what the tracked interfaces and virtual servers do to an instance's priority.
 //!
 //! Pure. A tracked item that is down either lowers (or raises) the priority by its weight,
 //! or, with weight 0, puts the instance in FAULT. The address owner keeps 255 whatever
@@ -15,18 +14,30 @@ pub struct Tracked {
 }
 
 /// `down_interfaces`: for each `track.interfaces[]` entry of `cfg`, in order, whether it is
-/// down (or missing).
-pub fn tracked(cfg: &VrrpInstance, down_interfaces: &[bool]) -> Tracked {
+/// down (or missing); `dead_services`: for each `track.virtual_servers[]` entry, whether the
+/// service has no healthy real server here.
+pub fn tracked(cfg: &VrrpInstance, down_interfaces: &[bool], dead_services: &[bool]) -> Tracked {
     let mut fault = false;
     let mut delta: i32 = 0;
-    for (t, down) in cfg.track_interfaces.iter().zip(down_interfaces) {
+    let weights = cfg
+        .track_interfaces
+        .iter()
+        .map(|t| t.weight)
+        .zip(down_interfaces)
+        .chain(
+            cfg.track_virtual_servers
+                .iter()
+                .map(|t| t.weight)
+                .zip(dead_services),
+        );
+    for (weight, down) in weights {
         if !*down {
             continue;
         }
-        if t.weight == 0 {
+        if weight == 0 {
             fault = true;
         } else {
-            delta += t.weight;
+            delta += weight;
         }
     }
     let priority = if cfg.address_owner || cfg.priority == 255 {
@@ -43,7 +54,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::config::{SystemEnv, TrackInterface, load_str};
+    use crate::config::{SystemEnv, TrackInterface, TrackVirtualServer, load_str};
 
     fn instance(priority: u8, owner: bool, weights: &[i32]) -> VrrpInstance {
         let yaml = format!(
@@ -76,7 +87,7 @@ mod tests {
     fn nothing_down_leaves_the_configured_priority() {
         let cfg = instance(100, false, &[-30, 0]);
         assert_eq!(
-            tracked(&cfg, &[false, false]),
+            tracked(&cfg, &[false, false], &[]),
             Tracked {
                 priority: 100,
                 fault: false
@@ -88,7 +99,7 @@ mod tests {
     fn down_interfaces_add_their_weights() {
         let cfg = instance(100, false, &[-30, -20, 10]);
         assert_eq!(
-            tracked(&cfg, &[true, true, true]),
+            tracked(&cfg, &[true, true, true], &[]),
             Tracked {
                 priority: 60,
                 fault: false
@@ -100,7 +111,7 @@ mod tests {
     fn a_down_interface_with_weight_zero_means_fault() {
         let cfg = instance(100, false, &[-30, 0]);
         assert_eq!(
-            tracked(&cfg, &[false, true]),
+            tracked(&cfg, &[false, true], &[]),
             Tracked {
                 priority: 100,
                 fault: true
@@ -109,17 +120,46 @@ mod tests {
     }
 
     #[test]
+    fn a_tracked_service_without_a_healthy_server_lowers_the_priority_or_faults() {
+        let mut cfg = instance(150, false, &[-10]);
+        cfg.track_virtual_servers = vec![
+            TrackVirtualServer {
+                name: "web".into(),
+                weight: -60,
+            },
+            TrackVirtualServer {
+                name: "dns".into(),
+                weight: 0,
+            },
+        ];
+        assert_eq!(
+            tracked(&cfg, &[true], &[true, false]),
+            Tracked {
+                priority: 80,
+                fault: false
+            }
+        );
+        assert_eq!(
+            tracked(&cfg, &[false], &[false, true]),
+            Tracked {
+                priority: 150,
+                fault: true
+            }
+        );
+    }
+
+    #[test]
     fn tracking_is_clamped_to_1_and_254() {
         let cfg = instance(100, false, &[-200, 200]);
-        assert_eq!(tracked(&cfg, &[true, false]).priority, 1);
-        assert_eq!(tracked(&cfg, &[false, true]).priority, 254);
+        assert_eq!(tracked(&cfg, &[true, false], &[]).priority, 1);
+        assert_eq!(tracked(&cfg, &[false, true], &[]).priority, 254);
     }
 
     #[test]
     fn the_address_owner_keeps_255_but_can_fault() {
         let cfg = instance(255, true, &[-50, 0]);
         assert_eq!(
-            tracked(&cfg, &[true, true]),
+            tracked(&cfg, &[true, true], &[]),
             Tracked {
                 priority: 255,
                 fault: true
