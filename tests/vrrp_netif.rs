@@ -295,7 +295,7 @@ fn primary_address_is_the_first_global_ipv4_and_the_usable_ipv6_link_local() {
         veth_up("pa0", "pa0p");
         let mut nl = Netif::open().expect("open");
         let index = nl.link("pa0").unwrap().index;
-        assert_eq!(nl.primary_address(index, Family::V4).unwrap(), None);
+        assert_eq!(nl.primary_address(index, Family::Inet).unwrap(), None);
 
         ip(&["addr", "add", "192.0.2.1/24", "dev", "pa0"]);
         ip(&["addr", "add", "192.0.2.20/24", "dev", "pa0"]);
@@ -311,7 +311,7 @@ fn primary_address_is_the_first_global_ipv4_and_the_usable_ipv6_link_local() {
             .collect();
         assert_eq!(v4, vec![(primary, false), (vip, false), (secondary, true)]);
         assert_eq!(
-            nl.primary_address(index, Family::V4).unwrap(),
+            nl.primary_address(index, Family::Inet).unwrap(),
             Some(primary)
         );
 
@@ -320,7 +320,7 @@ fn primary_address_is_the_first_global_ipv4_and_the_usable_ipv6_link_local() {
         // `ip` still shows as tentative afterwards was tentative for Netif too.
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let seen = nl.primary_address(index, Family::V6).unwrap();
+            let seen = nl.primary_address(index, Family::Inet6).unwrap();
             let shown = ip_addrs("pa0");
             let link_local = shown.iter().find(|(a, _)| a.starts_with("fe80:"));
             match link_local {

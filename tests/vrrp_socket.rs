@@ -331,42 +331,42 @@ fn exchange(
 
 fn vip(family: Family) -> IpAddr {
     match family {
-        Family::Ipv4 => IpAddr::V4(VIP4),
-        Family::Ipv6 => IpAddr::V6(VIP6),
+        Family::Inet => IpAddr::V4(VIP4),
+        Family::Inet6 => IpAddr::V6(VIP6),
     }
 }
 
 #[test]
 fn ipv4_multicast_advert_arrives_from_a_to_224_0_0_18_with_ttl_255_and_validates() {
     let (src, dst) = (IpAddr::V4(A4), IpAddr::V4(GROUP4));
-    let (destinations, seen, sent) = exchange(Family::Ipv4, src, dst, None, None);
+    let (destinations, seen, sent) = exchange(Family::Inet, src, dst, None, None);
     assert_eq!(destinations, vec![dst]);
-    assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Ipv4)))));
+    assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Inet)))));
 }
 
 #[test]
 fn ipv6_multicast_advert_arrives_from_the_link_local_source_to_ff02_12_with_hop_limit_255_and_validates()
  {
     let (src, dst) = (IpAddr::V6(A_LL), IpAddr::V6(GROUP6));
-    let (destinations, seen, sent) = exchange(Family::Ipv6, src, dst, None, None);
+    let (destinations, seen, sent) = exchange(Family::Inet6, src, dst, None, None);
     assert_eq!(destinations, vec![dst]);
-    assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Ipv6)))));
+    assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Inet6)))));
 }
 
 #[test]
 fn ipv4_unicast_advert_arrives_at_the_peer_address_with_ttl_255_and_validates() {
     let (a, b) = (IpAddr::V4(A4), IpAddr::V4(B4));
-    let (destinations, seen, sent) = exchange(Family::Ipv4, a, b, Some(((a, b), (b, a))), None);
+    let (destinations, seen, sent) = exchange(Family::Inet, a, b, Some(((a, b), (b, a))), None);
     assert_eq!(destinations, vec![b]);
-    assert_eq!(seen, (a, b, 255, sent, Ok(advert(vip(Family::Ipv4)))));
+    assert_eq!(seen, (a, b, 255, sent, Ok(advert(vip(Family::Inet)))));
 }
 
 #[test]
 fn ipv6_unicast_advert_arrives_at_the_peer_address_with_hop_limit_255_and_validates() {
     let (a, b) = (IpAddr::V6(A6), IpAddr::V6(B6));
-    let (destinations, seen, sent) = exchange(Family::Ipv6, a, b, Some(((a, b), (b, a))), None);
+    let (destinations, seen, sent) = exchange(Family::Inet6, a, b, Some(((a, b), (b, a))), None);
     assert_eq!(destinations, vec![b]);
-    assert_eq!(seen, (a, b, 255, sent, Ok(advert(vip(Family::Ipv6)))));
+    assert_eq!(seen, (a, b, 255, sent, Ok(advert(vip(Family::Inet6)))));
 }
 
 /// The source `send` is given is the one on the wire, not the address the kernel would
@@ -375,8 +375,8 @@ fn ipv6_unicast_advert_arrives_at_the_peer_address_with_hop_limit_255_and_valida
 fn ipv4_multicast_advert_goes_out_from_the_given_secondary_address() {
     let secondary = Ipv4Addr::new(192, 0, 2, 11);
     let (src, dst) = (IpAddr::V4(secondary), IpAddr::V4(GROUP4));
-    let (_, seen, sent) = exchange(Family::Ipv4, src, dst, None, Some("192.0.2.11/24"));
-    assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Ipv4)))));
+    let (_, seen, sent) = exchange(Family::Inet, src, dst, None, Some("192.0.2.11/24"));
+    assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Inet)))));
 }
 
 #[test]
@@ -386,8 +386,8 @@ fn ipv6_multicast_advert_goes_out_from_the_given_one_of_two_link_local_addresses
         ("fe80::d/64", Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xd)),
     ] {
         let (src, dst) = (IpAddr::V6(chosen), IpAddr::V6(GROUP6));
-        let (_, seen, sent) = exchange(Family::Ipv6, src, dst, None, Some(extra));
-        assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Ipv6)))));
+        let (_, seen, sent) = exchange(Family::Inet6, src, dst, None, Some(extra));
+        assert_eq!(seen, (src, dst, 255, sent, Ok(advert(vip(Family::Inet6)))));
     }
 }
 
@@ -426,12 +426,12 @@ fn send_plain(tx: Sender, src: IpAddr, dst: IpAddr, msg: Vec<u8>) {
 fn ipv4_advert_sent_with_ttl_64_arrives_with_ttl_64_and_is_dropped_as_bad_ttl() {
     let ns = Netns::new();
     let (src, dst) = (IpAddr::V4(A4), IpAddr::V4(B4));
-    let msg = packet::encode(&advert(vip(Family::Ipv4)), src, dst).expect("a valid advert");
+    let msg = packet::encode(&advert(vip(Family::Inet)), src, dst).expect("a valid advert");
     let sent = msg.clone();
     let ((), seen) = run_pair(
         &ns,
         move |tx| send_plain(tx, src, dst, msg),
-        |rx| receive_advert(rx, Family::Ipv4, None),
+        |rx| receive_advert(rx, Family::Inet, None),
     );
     assert_eq!(seen, (src, dst, 64, sent, Err(DropReason::BadTtl)));
 }
@@ -440,12 +440,12 @@ fn ipv4_advert_sent_with_ttl_64_arrives_with_ttl_64_and_is_dropped_as_bad_ttl() 
 fn ipv6_advert_sent_with_hop_limit_64_arrives_with_hop_limit_64_and_is_dropped_as_bad_ttl() {
     let ns = Netns::new();
     let (src, dst) = (IpAddr::V6(A6), IpAddr::V6(B6));
-    let msg = packet::encode(&advert(vip(Family::Ipv6)), src, dst).expect("a valid advert");
+    let msg = packet::encode(&advert(vip(Family::Inet6)), src, dst).expect("a valid advert");
     let sent = msg.clone();
     let ((), seen) = run_pair(
         &ns,
         move |tx| send_plain(tx, src, dst, msg),
-        |rx| receive_advert(rx, Family::Ipv6, None),
+        |rx| receive_advert(rx, Family::Inet6, None),
     );
     assert_eq!(seen, (src, dst, 64, sent, Err(DropReason::BadTtl)));
 }
@@ -487,7 +487,7 @@ fn announce_from_a(tx: Sender, addr: IpAddr) -> [u8; 6] {
     let (index, mac) = link("va");
     tx.wait_ready();
     runtime().block_on(async move {
-        let announcer = Announcer::open(index, packet::Family::of(addr))
+        let announcer = Announcer::open(index, packet::Family::of(&addr))
             .unwrap_or_else(|e| panic!("announcer on va: {e:#}"));
         while tx.more() {
             announcer
@@ -631,7 +631,7 @@ fn a_socket_refuses_to_send_an_address_of_the_other_family() {
     let (index, err) = in_netns(&ns.a, || {
         let (index, _) = link("va");
         let err = runtime().block_on(async move {
-            let socket = VrrpSocket::open(&config("va", index, Family::Ipv4, None))
+            let socket = VrrpSocket::open(&config("va", index, Family::Inet, None))
                 .unwrap_or_else(|e| panic!("open on va: {e:#}"));
             socket
                 .send(&[0; 8], IpAddr::V6(A_LL), IpAddr::V6(GROUP6))
@@ -646,7 +646,7 @@ fn a_socket_refuses_to_send_an_address_of_the_other_family() {
     assert_eq!(
         err,
         format!(
-            "address fe80::a is not of the socket's family Ipv4 on interface va (index {index})"
+            "address fe80::a is not of the socket's family ipv4 on interface va (index {index})"
         )
     );
 }

@@ -215,7 +215,7 @@ fn expect_for(advert: &Advert, capture: &Capture) -> Expect {
     Expect {
         vrid: advert.vrid,
         version: advert.version,
-        family: Family::of(capture.src()),
+        family: Family::of(&capture.src()),
         interval: advert.interval,
         auth: advert.auth,
     }
@@ -278,7 +278,7 @@ fn a_keepalived_v2_advert_with_another_password_is_an_auth_mismatch() {
     let expect = Expect {
         vrid: 53,
         version: VrrpVersion::V2,
-        family: Family::Ipv4,
+        family: Family::Inet,
         interval: Duration::from_secs(1),
         auth: Auth::password(b"secret").expect("short password"),
     };
@@ -460,7 +460,7 @@ fn any_expect() -> impl Strategy<Value = Expect> {
         .prop_map(|(vrid, v2, v6, secs, password)| Expect {
             vrid,
             version: if v2 { VrrpVersion::V2 } else { VrrpVersion::V3 },
-            family: if v6 { Family::Ipv6 } else { Family::Ipv4 },
+            family: if v6 { Family::Inet6 } else { Family::Inet },
             interval: Duration::from_secs(secs),
             auth: password.map_or(Auth::None, Auth::Password),
         })

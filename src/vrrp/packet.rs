@@ -84,25 +84,12 @@ const SECOND: Duration = Duration::from_secs(1);
 // === Types ===
 
 /// The address family of an advert (of its IP header and of every address it carries).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
+pub use crate::ipvs::model::Family;
 
-impl Family {
-    pub fn of(addr: IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
-    }
-
-    fn address_len(self) -> usize {
-        match self {
-            Family::Ipv4 => 4,
-            Family::Ipv6 => 16,
-        }
+fn address_len(f: Family) -> usize {
+    match f {
+        Family::Inet => 4,
+        Family::Inet6 => 16,
     }
 }
 
@@ -247,7 +234,7 @@ pub enum EncodeError {
     TooManyAddresses { count: usize },
     #[error("an advert carries at least one address")]
     NoAddresses,
-    #[error("address {address} is not of the advert's family {family:?}")]
+    #[error("address {address} is not of the advert's family {family}")]
     FamilyMismatch { address: IpAddr, family: Family },
     #[error("vrrp version 2 runs over ipv4 only")]
     V2OverIpv6,
@@ -292,15 +279,15 @@ pub enum DecodeError {
 /// The VRRP message for `advert` sent from `src` to `dst` (what follows the IP header),
 /// checksum filled in.
 pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, EncodeError> {
-    let family = Family::of(src);
-    if Family::of(dst) != family {
+    let family = Family::of(&src);
+    if Family::of(&dst) != family {
         return Err(EncodeError::FamilyMismatch {
             address: dst,
             family,
         });
     }
     match (advert.version, family, advert.auth) {
-        (VrrpVersion::V2, Family::Ipv6, _) => return Err(EncodeError::V2OverIpv6),
+        (VrrpVersion::V2, Family::Inet6, _) => return Err(EncodeError::V2OverIpv6),
         (VrrpVersion::V3, _, Auth::Password(_)) => return Err(EncodeError::AuthInV3),
         _ => {}
     }
@@ -311,7 +298,7 @@ pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, Enco
         u8::try_from(advert.addresses.len()).map_err(|_| EncodeError::TooManyAddresses {
             count: advert.addresses.len(),
         })?;
-    if let Some(&address) = advert.addresses.iter().find(|a| Family::of(**a) != family) {
+    if let Some(&address) = advert.addresses.iter().find(|a| Family::of(a) != family) {
         return Err(EncodeError::FamilyMismatch { address, family });
     }
     let interval = interval_field(advert.version, advert.interval)?;
@@ -416,8 +403,8 @@ struct Parsed<'a> {
 
 impl<'a> Parsed<'a> {
     fn new(msg: &'a [u8], src: IpAddr, dst: IpAddr) -> Result<Parsed<'a>, DecodeError> {
-        let family = Family::of(src);
-        if Family::of(dst) != family {
+        let family = Family::of(&src);
+        if Family::of(&dst) != family {
             return Err(DecodeError::MixedFamilies { src, dst });
         }
         let Some(&[version_type, vrid, priority, count, w0, w1, _, _]) =
@@ -433,10 +420,10 @@ impl<'a> Parsed<'a> {
             3 => VrrpVersion::V3,
             version => return Err(DecodeError::UnknownVersion { version }),
         };
-        if version == VrrpVersion::V2 && family == Family::Ipv6 {
+        if version == VrrpVersion::V2 && family == Family::Inet6 {
             return Err(DecodeError::V2OverIpv6);
         }
-        let addresses_len = usize::from(count) * family.address_len();
+        let addresses_len = usize::from(count) * address_len(family);
         let auth_len = match version {
             VrrpVersion::V2 => AUTH_DATA_LEN,
             VrrpVersion::V3 => 0,
@@ -545,13 +532,13 @@ impl<'a> Parsed<'a> {
     fn advert(&self) -> Result<Advert, DecodeError> {
         let auth = self.auth()?;
         let addresses = match self.family {
-            Family::Ipv4 => self
+            Family::Inet => self
                 .addresses
                 .chunks_exact(4)
                 .filter_map(|c| <[u8; 4]>::try_from(c).ok())
                 .map(|o| IpAddr::V4(Ipv4Addr::from(o)))
                 .collect(),
-            Family::Ipv6 => self
+            Family::Inet6 => self
                 .addresses
                 .chunks_exact(16)
                 .filter_map(|c| <[u8; 16]>::try_from(c).ok())

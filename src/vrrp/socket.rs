@@ -83,7 +83,7 @@ impl std::fmt::Display for Interface {
 /// a bad packet (count it, keep going) from a failing socket.
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
-    #[error("cannot open a {family:?} {kind} socket on interface {interface}")]
+    #[error("cannot open a {family} {kind} socket on interface {interface}")]
     Open {
         interface: Interface,
         family: Family,
@@ -116,7 +116,7 @@ pub enum SocketError {
     InvalidIndex { index: u32 },
     #[error("interface {interface} has no link-layer address to send frames to")]
     NoLinkAddress { interface: Interface },
-    #[error("address {address} is not of the socket's family {family:?} on interface {interface}")]
+    #[error("address {address} is not of the socket's family {family} on interface {interface}")]
     FamilyMismatch {
         interface: Interface,
         address: IpAddr,
@@ -199,8 +199,8 @@ impl VrrpSocket {
             check_family(&interface, cfg.family, address)?;
         }
         let domain = match cfg.family {
-            Family::Ipv4 => Domain::IPV4,
-            Family::Ipv6 => Domain::IPV6,
+            Family::Inet => Domain::IPV4,
+            Family::Inet6 => Domain::IPV6,
         };
         let socket = Socket::new(
             domain,
@@ -228,7 +228,7 @@ impl VrrpSocket {
         let ttl = u32::from(VRRP_TTL);
         let multicast = cfg.unicast_peers.is_empty();
         match cfg.family {
-            Family::Ipv4 => {
+            Family::Inet => {
                 set("IP_TTL", socket.set_ttl_v4(ttl))?;
                 set("IP_MULTICAST_TTL", socket.set_multicast_ttl_v4(ttl))?;
                 set("IP_MULTICAST_LOOP", socket.set_multicast_loop_v4(false))?;
@@ -246,7 +246,7 @@ impl VrrpSocket {
                         })?;
                 }
             }
-            Family::Ipv6 => {
+            Family::Inet6 => {
                 set("IPV6_UNICAST_HOPS", socket.set_unicast_hops_v6(ttl))?;
                 set("IPV6_MULTICAST_HOPS", socket.set_multicast_hops_v6(ttl))?;
                 set("IPV6_MULTICAST_LOOP", socket.set_multicast_loop_v6(false))?;
@@ -355,7 +355,7 @@ impl VrrpSocket {
         }
         let datagram = buf.get(..raw.len).unwrap_or(&[]);
         match self.family {
-            Family::Ipv4 => {
+            Family::Inet => {
                 let ip = parse_ipv4(datagram).map_err(|source| SocketError::Malformed {
                     interface: self.interface.clone(),
                     source,
@@ -367,7 +367,7 @@ impl VrrpSocket {
                     message: ip.payload,
                 })
             }
-            Family::Ipv6 => {
+            Family::Inet6 => {
                 let missing = |what| SocketError::MissingControl {
                     interface: self.interface.clone(),
                     what,
@@ -401,7 +401,7 @@ struct RawRecv {
 fn recv_raw(fd: RawFd, family: Family, buf: &mut [u8]) -> io::Result<RawRecv> {
     let mut iov = [IoSliceMut::new(buf)];
     match family {
-        Family::Ipv4 => {
+        Family::Inet => {
             let msg = nix_socket::recvmsg::<SockaddrIn>(fd, &mut iov, None, MsgFlags::empty())?;
             Ok(RawRecv {
                 len: msg.bytes,
@@ -410,7 +410,7 @@ fn recv_raw(fd: RawFd, family: Family, buf: &mut [u8]) -> io::Result<RawRecv> {
                 control: Ipv6Control::default(),
             })
         }
-        Family::Ipv6 => {
+        Family::Inet6 => {
             let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
             let msg = nix_socket::recvmsg::<SockaddrIn6>(
                 fd,
@@ -500,7 +500,7 @@ impl Announcer {
             name: None,
         };
         let kind = match family {
-            Family::Ipv4 => {
+            Family::Inet => {
                 let (name, link) =
                     link_address(ifindex).ok_or_else(|| SocketError::NoLinkAddress {
                         interface: interface.clone(),
@@ -525,7 +525,7 @@ impl Announcer {
                 })?;
                 AnnouncerKind::Arp { fd, link }
             }
-            Family::Ipv6 => {
+            Family::Inet6 => {
                 let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).map_err(
                     |source| SocketError::Open {
                         interface: interface.clone(),
@@ -610,12 +610,12 @@ impl Announcer {
             (AnnouncerKind::Arp { .. }, address) => Err(SocketError::FamilyMismatch {
                 interface: self.interface.clone(),
                 address,
-                family: Family::Ipv4,
+                family: Family::Inet,
             }),
             (AnnouncerKind::Nd { .. }, address) => Err(SocketError::FamilyMismatch {
                 interface: self.interface.clone(),
                 address,
-                family: Family::Ipv6,
+                family: Family::Inet6,
             }),
         }
     }
@@ -707,13 +707,13 @@ fn destinations(family: Family, unicast_peers: &[IpAddr]) -> Vec<IpAddr> {
         return unicast_peers.to_vec();
     }
     match family {
-        Family::Ipv4 => vec![IpAddr::V4(VRRP_GROUP_V4)],
-        Family::Ipv6 => vec![IpAddr::V6(VRRP_GROUP_V6)],
+        Family::Inet => vec![IpAddr::V4(VRRP_GROUP_V4)],
+        Family::Inet6 => vec![IpAddr::V6(VRRP_GROUP_V6)],
     }
 }
 
 fn check_family(interface: &Interface, family: Family, address: IpAddr) -> Result<(), SocketError> {
-    if Family::of(address) == family {
+    if Family::of(&address) == family {
         Ok(())
     } else {
         Err(SocketError::FamilyMismatch {

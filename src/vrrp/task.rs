@@ -22,7 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::fsm::{Action, Input, Instance, Params, Reason, State};
-use super::netif::{self, Netif, NetifError};
+use super::netif::{Netif, NetifError};
 use super::packet::{self, Advert, Auth, DropReason, Expect};
 use super::socket::{Announcer, SocketConfig, SocketError, VrrpSocket};
 use super::track::tracked;
@@ -134,20 +134,6 @@ enum SetupError {
     Join,
 }
 
-fn packet_family(f: Family) -> packet::Family {
-    match f {
-        Family::Inet => packet::Family::Ipv4,
-        Family::Inet6 => packet::Family::Ipv6,
-    }
-}
-
-fn netif_family(f: Family) -> netif::Family {
-    match f {
-        Family::Inet => netif::Family::V4,
-        Family::Inet6 => netif::Family::V6,
-    }
-}
-
 /// Resolved on a blocking thread: interface indexes, MACs, the source address.
 struct Resolved {
     index: u32,
@@ -165,7 +151,7 @@ fn resolve(cfg: &VrrpInstance) -> Result<Resolved, SetupError> {
     let local = match cfg.unicast_source {
         Some(a) => a,
         None => nl
-            .primary_address(link.index, netif_family(cfg.family))
+            .primary_address(link.index, cfg.family)
             .map_err(nerr(&cfg.interface))?
             .ok_or_else(|| SetupError::NoSource {
                 interface: cfg.interface.clone(),
@@ -199,7 +185,7 @@ async fn setup(cfg: &VrrpInstance) -> Result<Io, SetupError> {
     let socket = VrrpSocket::open(&SocketConfig {
         ifindex: r.index,
         ifname: cfg.interface.clone(),
-        family: packet_family(cfg.family),
+        family: cfg.family,
         unicast_source: cfg.unicast_source,
         unicast_peers: cfg.unicast_peers.clone(),
     })
@@ -207,7 +193,7 @@ async fn setup(cfg: &VrrpInstance) -> Result<Io, SetupError> {
     let mut devices = BTreeMap::new();
     for (name, index, mac) in r.devices {
         // Without an announcer the addresses still move; the network learns them later.
-        let announcer = match Announcer::open(index, packet_family(cfg.family)) {
+        let announcer = match Announcer::open(index, cfg.family) {
             Ok(a) => Some(Arc::new(a)),
             Err(e) => {
                 warn!(device = %name, error = %crate::cli::error_chain(&e), "cannot announce on this device");
@@ -300,7 +286,7 @@ impl Runner {
         let expect = Expect {
             vrid: cfg.vrid,
             version: cfg.version,
-            family: packet_family(cfg.family),
+            family: cfg.family,
             interval: cfg.advert_interval,
             auth,
         };

@@ -1,26 +1,12 @@
 //! What the kernel says about links and addresses, as plain values, and the choice of
 //! the address VRRP adverts are sent from. Pure.
 
-use std::fmt;
 use std::net::IpAddr;
 
 use super::msg::uapi::{IFF_RUNNING, IFF_UP};
 
 /// An address family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Family {
-    V4,
-    V6,
-}
-
-impl Family {
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::V4,
-            IpAddr::V6(_) => Family::V6,
-        }
-    }
-}
+pub use crate::ipvs::model::Family;
 
 /// `IF_OPER_*` (RFC 2863 operational status) from `IFLA_OPERSTATE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,10 +173,10 @@ pub fn primary_address(addrs: &[IfAddr], family: Family) -> Option<IpAddr> {
     addrs
         .iter()
         .find(|a| match (family, a.addr) {
-            (Family::V4, IpAddr::V4(_)) => {
+            (Family::Inet, IpAddr::V4(_)) => {
                 a.scope == Scope::Universe && !a.flags.contains(AddrFlags::SECONDARY)
             }
-            (Family::V6, IpAddr::V6(v6)) => {
+            (Family::Inet6, IpAddr::V6(v6)) => {
                 v6.is_unicast_link_local()
                     && !a.flags.contains(AddrFlags::TENTATIVE)
                     && !a.flags.contains(AddrFlags::DADFAILED)
@@ -198,15 +184,6 @@ pub fn primary_address(addrs: &[IfAddr], family: Family) -> Option<IpAddr> {
             _ => false,
         })
         .map(|a| a.addr)
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Family::V4 => "ipv4",
-            Family::V6 => "ipv6",
-        })
-    }
 }
 
 #[cfg(test)]
@@ -253,11 +230,11 @@ mod tests {
             ),
         ];
         assert_eq!(
-            primary_address(&addrs, Family::V4),
+            primary_address(&addrs, Family::Inet),
             Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)))
         );
-        assert_eq!(primary_address(&addrs[..3], Family::V4), None);
-        assert_eq!(primary_address(&[], Family::V4), None);
+        assert_eq!(primary_address(&addrs[..3], Family::Inet), None);
+        assert_eq!(primary_address(&[], Family::Inet), None);
     }
 
     #[test]
@@ -271,7 +248,7 @@ mod tests {
             ifaddr(ll(3), 64, 0x80, Scope::Link),
             ifaddr(ll(4), 64, 0x80, Scope::Link),
         ];
-        assert_eq!(primary_address(&addrs, Family::V6), Some(ll(3)));
-        assert_eq!(primary_address(&addrs[..4], Family::V6), None);
+        assert_eq!(primary_address(&addrs, Family::Inet6), Some(ll(3)));
+        assert_eq!(primary_address(&addrs[..4], Family::Inet6), None);
     }
 }

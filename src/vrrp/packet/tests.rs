@@ -172,7 +172,7 @@ fn password_is_zero_padded_and_at_most_eight_bytes() {
 
 #[test]
 fn encode_refuses_what_the_wire_cannot_carry() {
-    let v4_family = Family::Ipv4;
+    let v4_family = Family::Inet;
     let cases: Vec<(Advert, IpAddr, IpAddr, EncodeError)> = vec![
         (
             Advert {
@@ -513,7 +513,7 @@ fn expect_v3() -> Expect {
     Expect {
         vrid: 1,
         version: VrrpVersion::V3,
-        family: Family::Ipv4,
+        family: Family::Inet,
         interval: Duration::from_secs(3),
         auth: Auth::None,
     }
@@ -557,7 +557,7 @@ fn validate_accepts_good_adverts_and_v3_ignores_the_configured_interval() {
         validate(
             &rx6,
             &Expect {
-                family: Family::Ipv6,
+                family: Family::Inet6,
                 ..expect_v3()
             }
         ),

@@ -13,11 +13,11 @@ fn pktinfo6(addr: Ipv6Addr, ifindex: u32) -> ControlMessageOwned {
 #[test]
 fn multicast_mode_sends_to_the_familys_vrrp_group() {
     assert_eq!(
-        destinations(Family::Ipv4, &[]),
+        destinations(Family::Inet, &[]),
         vec![IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18))]
     );
     assert_eq!(
-        destinations(Family::Ipv6, &[]),
+        destinations(Family::Inet6, &[]),
         vec!["ff02::12".parse::<IpAddr>().unwrap()]
     );
 }
@@ -28,7 +28,7 @@ fn unicast_mode_sends_to_every_peer_in_order() {
         "198.51.100.7".parse().unwrap(),
         "192.0.2.2".parse().unwrap(),
     ];
-    assert_eq!(destinations(Family::Ipv4, &peers), peers);
+    assert_eq!(destinations(Family::Inet, &peers), peers);
 }
 
 #[test]
@@ -142,12 +142,12 @@ fn addresses_of_the_other_family_are_refused_with_interface_and_address() {
         index: 3,
         name: Some("eth0".into()),
     };
-    let err = check_family(&interface, Family::Ipv4, IpAddr::V6(DOC6)).unwrap_err();
+    let err = check_family(&interface, Family::Inet, IpAddr::V6(DOC6)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "address 2001:db8::2 is not of the socket's family Ipv4 on interface eth0 (index 3)"
+        "address 2001:db8::2 is not of the socket's family ipv4 on interface eth0 (index 3)"
     );
-    assert!(check_family(&interface, Family::Ipv6, IpAddr::V6(DOC6)).is_ok());
+    assert!(check_family(&interface, Family::Inet6, IpAddr::V6(DOC6)).is_ok());
 }
 
 #[test]

@@ -376,7 +376,7 @@ fn an_ipv4_address_message_decodes_with_ifa_flags_attribute_and_label_ignored() 
             Scope::Universe
         )
     );
-    assert_eq!(addr.family(), Family::V4);
+    assert_eq!(addr.family(), Family::Inet);
     assert!(
         addr.flags
             .contains(AddrFlags::SECONDARY | AddrFlags::NOPREFIXROUTE)
@@ -413,7 +413,7 @@ fn an_ipv6_address_without_ifa_flags_takes_the_8_bit_flags() {
     .concat();
     let addr = decode_addr(&payload).unwrap().unwrap();
     assert_eq!(addr, ifaddr(IpAddr::V6(ll), 64, 0xc0, Scope::Link));
-    assert_eq!(addr.family(), Family::V6);
+    assert_eq!(addr.family(), Family::Inet6);
     assert!(addr.flags.contains(AddrFlags::TENTATIVE));
 }
 
