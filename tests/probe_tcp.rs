@@ -83,3 +83,18 @@ async fn tcp_probe_of_a_listener_whose_queue_is_full_times_out() {
     assert_cut_at_timeout(&o, TIMEOUT);
     drop(listener);
 }
+
+#[tokio::test]
+async fn a_tcp_probe_in_flight_holds_little_memory() {
+    // Every check task holds its probe future for its whole life: 10,000 TCP checks must
+    // not each reserve the space of an HTTPS exchange (the big kinds are boxed).
+    let addr = closed_port().await;
+    let p = prober(&check(CheckKind::Tcp), target(addr));
+    let fut = p.probe_from(tokio::time::Instant::now());
+    let size = std::mem::size_of_val(&fut);
+    assert!(size <= 1024, "probe future is {size} bytes");
+    assert_eq!(
+        fut.await.result,
+        Err(Failure::new(Reason::Refused, "connection refused"))
+    );
+}

@@ -163,7 +163,7 @@ impl Prober {
     pub async fn probe_from(&self, start: tokio::time::Instant) -> Outcome {
         let result = match &self.kind {
             // The exec probe owns its deadline: on timeout it must still kill and reap.
-            Kind::Exec(e) => e.run(self.timeout).await,
+            Kind::Exec(e) => Box::pin(e.run(self.timeout)).await,
             _ => {
                 let stage = StageCell::new();
                 let deadline = start + self.timeout;
@@ -182,8 +182,11 @@ impl Prober {
     async fn network(&self, stage: &StageCell) -> Result<(), Failure> {
         match &self.kind {
             Kind::Tcp => tcp::probe(&self.target).await,
-            Kind::Http(h) => h.probe(&self.target, stage).await,
-            Kind::Dns(d) => d.probe(&self.target, stage).await,
+            // Boxed: an HTTP/TLS or DNS exchange is a large state machine, and a future is
+            // as large as its largest branch. Inline, every check task (thousands of them,
+            // mostly TCP) would reserve that much memory for its whole life.
+            Kind::Http(h) => Box::pin(h.probe(&self.target, stage)).await,
+            Kind::Dns(d) => Box::pin(d.probe(&self.target, stage)).await,
             Kind::Exec(_) => Ok(()),
         }
     }
