@@ -10,8 +10,10 @@
 #    the kernel). This machine's kernel has no IPVS, so these cannot run on the host.
 #    VM_TESTS_NEWER run again on the next Debian release's kernel (IPVSD_VM_NEWER_SUITE,
 #    default trixie; empty skips them, reported as skipped).
-# 4. tests that need root on the host (network namespaces: tests/vrrp_netif.rs) run in
-#    step 2; as a non-root user they fail, they do not pass silently.
+# 4. tests that need root on the host (network namespaces: tests/vrrp_netif.rs,
+#    tests/vrrp_socket.rs) run in step 2, and HOST_NETNS_TESTS (two ipvsd directors, and
+#    ipvsd with keepalived, over VRRP) after it; as a non-root user they fail, they do not
+#    pass silently.
 #
 # Set IPVSD_SKIP_VM=1 to skip the VM tests; they are then reported as skipped, with the
 # reason, never as passed. Exit status: 0 only if nothing failed.
@@ -83,31 +85,54 @@ elif [ "$cargo_rc" -ne 0 ]; then
   fail 1 "cargo test exited $cargo_rc (build error?)"
 fi
 
+# count_summary NAME LOG RC: add the counts of the script's summary line
+# ("NAME: N passed, M failed[, K skipped]"); no line, or a non-zero exit with no failure
+# counted, is a failure.
+count_summary() {
+  local name=$1 log=$2 rc=$3 line p f k
+  line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    fail 1 "$name: no summary line (exit $rc)"
+    return
+  fi
+  p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  k=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$line")
+  pass "$p"
+  skipped=$((skipped + ${k:-0}))
+  if [ "$f" -gt 0 ]; then
+    fail "$f" "$name ($f failed)"
+  elif [ "$rc" -ne 0 ]; then
+    fail 1 "$name exited $rc"
+  fi
+}
+
+# --- 2b. host tests in network namespaces (root) ----------------------------------------
+# VRRP between two ipvsd directors, and with keepalived, on this machine's kernel.
+HOST_NETNS_TESTS=(
+  tests/netns/vrrp.sh
+)
+for t in "${HOST_NETNS_TESTS[@]}"; do
+  note "host namespaces: $t"
+  log="$LOG_DIR/netns-$(basename "$t" .sh).log"
+  if ! cargo build --quiet --release; then
+    fail 1 "$t: release build failed"
+    continue
+  fi
+  IPVSD="$REPO/target/release/ipvsd" bash "$t" 2>&1 | tee "$log"
+  count_summary "$t" "$log" "${PIPESTATUS[0]}"
+done
+
 # run_vm_tests SUITE SCRIPT...: each script in the VM (SUITE: kernel from that Debian suite,
 # empty for this machine's), counted from its summary line.
 run_vm_tests() {
-  local suite=$1 t log rc line vp vf vs
+  local suite=$1 t log
   shift
   for t in "$@"; do
     note "VM${suite:+ ($suite kernel)}: $t"
     log="$LOG_DIR/vm${suite:+-$suite}-$(basename "$t" .sh).log"
     IPVSD_VM_SUITE=$suite bash tests/vm/run.sh "$t" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
-    line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-    if [ -z "$line" ]; then
-      fail 1 "$t${suite:+ ($suite)}: no summary line (exit $rc)"
-      continue
-    fi
-    vp=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
-    vf=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-    vs=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$line")
-    pass "$vp"
-    skipped=$((skipped + ${vs:-0}))
-    if [ "$vf" -gt 0 ]; then
-      fail "$vf" "$t${suite:+ ($suite)} ($vf failed)"
-    elif [ "$rc" -ne 0 ]; then
-      fail 1 "$t${suite:+ ($suite)} exited $rc"
-    fi
+    count_summary "$t${suite:+ ($suite)}" "$log" "${PIPESTATUS[0]}"
   done
 }
 

@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# VRRP failover between two directors in network namespaces, on the real kernel: election,
+# crash (SIGKILL) and graceful (SIGTERM) failover, preemption, unicast, IPv6, malformed
+# adverts, and interoperation with keepalived (the reference implementation).
+#
+#   sudo tests/netns/vrrp.sh
+#
+# Topology (tests/netns/lib.sh): directors a (192.0.2.2, 2001:db8::2) and b (192.0.2.3,
+# 2001:db8::3) and a client (192.0.2.100, 2001:db8::100) on one bridge; VIP 192.0.2.50/24
+# (vrid 51) or 2001:db8::50/64 (vrid 52); a has priority 150, b 100.
+#
+# Environment:
+#   IPVSD=PATH            binary under test (default: cargo build --release, target/release/ipvsd)
+#   VRRP_IMPL=keepalived  run cases 1-6 with keepalived on both sides: checks the test itself
+#                         against the reference (case 7, interop, is then skipped)
+#   VRRP_ADVERT_MS=1000   advert interval of the cases (a multiple of 10)
+#   KEEP=1                keep the scratch directory (configs, logs)
+#
+# Output: `ok - ...` / `not ok - ...` / `ok - ... # SKIP reason` lines, then exactly one
+# line `vrrp-netns: N passed, M failed[, K skipped]`. Exit 0 only if none failed.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/netns/lib.sh
+source "$HERE/lib.sh"
+
+IMPL=${VRRP_IMPL:-ipvsd}
+ADV=${VRRP_ADVERT_MS:-1000}
+NS_PREFIX=ivt-$$
+WORK=$(mktemp -d /tmp/ivt-vrrp.XXXXXX)
+PASSED=0 FAILED=0 SKIPPED=0
+MARGIN=1000 # ms, for polling and process start
+
+finish() {
+  local rc=$?
+  lab_cleanup
+  if [ "${KEEP:-0}" = 1 ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK"; fi
+  return $rc
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+ok() {
+  PASSED=$((PASSED + 1))
+  echo "ok - $1"
+}
+notok() {
+  FAILED=$((FAILED + 1))
+  echo "not ok - $1"
+  [ -n "${2:-}" ] && echo "#   $2"
+  local r
+  for r in a b; do
+    [ -n "${DLOG[$r]:-}" ] && [ -f "${DLOG[$r]}" ] || continue
+    echo "#   --- tail of director $r (${DIMPL[$r]}) log ${DLOG[$r]##*/}"
+    tail -n 15 "${DLOG[$r]}" | sed 's/^/#   /'
+  done
+}
+skip() {
+  SKIPPED=$((SKIPPED + 1))
+  echo "ok - $1 # SKIP $2"
+}
+# check DESC CMD...: ok if CMD succeeds.
+check() {
+  local d=$1
+  shift
+  if "$@"; then ok "$d"; else notok "$d" "failed: $*"; fi
+}
+summary() {
+  local s="vrrp-netns: $PASSED passed, $FAILED failed"
+  [ "$SKIPPED" -gt 0 ] && s+=", $SKIPPED skipped"
+  echo "$s"
+}
+die() {
+  notok "$1" "${2:-}"
+  summary
+  exit 1
+}
+
+eq() { [ "$1" -eq "$2" ]; }
+ge() { [ "$1" -ge "$2" ]; }
+
+# --- setup ---------------------------------------------------------------------------
+
+lab_require_root vrrp-netns
+lab_install || die "install prerequisites (iproute2, keepalived, tcpdump, python3)"
+case $IMPL in
+  ipvsd | keepalived) ;;
+  *) die "VRRP_IMPL must be ipvsd or keepalived, not $IMPL" ;;
+esac
+lab_ipvsd_binary || die "build ipvsd (cargo build --release)"
+if [ $((ADV % 10)) -ne 0 ] || [ "$ADV" -lt 10 ]; then
+  die "VRRP_ADVERT_MS=$ADV: must be a multiple of 10 ms"
+fi
+lab_up || die "create namespaces, bridge and veths"
+
+MDI_A=$(mdi_ms 150 "$ADV") MDI_B=$(mdi_ms 100 "$ADV")
+SKEW_A=$(skew_ms 150 "$ADV") SKEW_B=$(skew_ms 100 "$ADV")
+echo "# $IMPL, advert ${ADV} ms: master-down a ${MDI_A} ms, b ${MDI_B} ms; skew a ${SKEW_A} ms, b ${SKEW_B} ms; scratch $WORK"
+
+# The configs have no virtual_servers: check-config must accept that.
+gen_config ipvsd a 150 "$ADV"
+if out=$("$IPVSD" check-config "$CONF" 2>&1); then
+  ok "check-config accepts a config with only a vrrp instance ($out)"
+else
+  notok "check-config accepts a config with only a vrrp instance" "$out"
+fi
+
+# start ROLE IMPL PRIO [gen_config options]
+start() {
+  local role=$1 impl=$2 prio=$3
+  shift 3
+  gen_config "$impl" "$role" "$prio" "$ADV" "$@"
+  director_start "$role" "$impl" "$CONF"
+}
+
+# Stops every director, removes what they left, forgets the client's neighbours.
+reset_lab() {
+  local r
+  for r in a b; do
+    [ -n "${DWRAP[$r]:-}" ] && director_reap "$r" KILL
+    vip_scrub "$r"
+  done
+  ip -n "$NS_C" neigh flush dev eth0 2>/dev/null || true
+  DLOG=()
+}
+
+# election LABEL VIP: a (150) becomes master, b (100) stays backup, the client reaches
+# the VIP at a's MAC.
+election() {
+  local label=$1 vip=$2 t0
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" $((MDI_A + MARGIN + 2000)) vip_on a "$vip"; then
+    ok "$label: a holds $vip (${ELAPSED_MS} ms after start)"
+  else
+    notok "$label: a holds $vip" "not within $((MDI_A + MARGIN + 2000)) ms of start"
+    return 1
+  fi
+  # Let b see a few adverts before judging it.
+  sleep "$(awk -v a="$ADV" 'BEGIN{printf "%.2f", 1.5*a/1000}')"
+  check "$label: b does not hold $vip" vip_off b "$vip"
+  check "$label: b never became master" eq "$(transitions b master)" 0
+  check "$label: a became master once" eq "$(transitions a master)" 1
+  check "$label: the client pings $vip" client_ping "$vip"
+  check "$label: the client's neighbour entry for $vip is a's MAC $MAC_A" \
+    client_neigh_is "$vip" "$MAC_A"
+}
+
+# takeover LABEL FROM SIG VIP BOUND_MS: signal the master FROM, the other director holds
+# VIP within BOUND_MS.
+takeover() {
+  local label=$1 from=$2 sig=$3 vip=$4 bound=$5 to t0
+  to=b
+  [ "$from" = b ] && to=a
+  now_us
+  t0=$NOW_US
+  director_signal "$from" "$sig"
+  if poll_until "$t0" "$bound" vip_on "$to" "$vip"; then
+    ok "$label: $to holds $vip ${ELAPSED_MS} ms after SIG$sig of $from (bound $bound ms)"
+  else
+    notok "$label: $to holds $vip within $bound ms of SIG$sig of $from" \
+      "$( (vip_on "$to" "$vip" && echo "only after ${ELAPSED_MS} ms") || echo "not at ${ELAPSED_MS} ms")"
+  fi
+  TAKEOVER_T0=$t0
+}
+
+# client_moved LABEL VIP MAC: the client's neighbour entry follows the new master
+# (gratuitous ARP / unsolicited NA), without the client sending anything first.
+client_moved() {
+  local label=$1 vip=$2 mac=$3 t0
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" 2000 client_neigh_is "$vip" "$mac"; then
+    ok "$label: the client's neighbour entry for $vip moved to $mac (announcement)"
+  else
+    notok "$label: the client's neighbour entry for $vip moved to $mac" \
+      "$(ip -n "$NS_C" neigh show "$vip" dev eth0)"
+  fi
+  check "$label: the client pings $vip" client_ping "$vip"
+}
+
+sleep_ms() { sleep "$(awk -v m="$1" 'BEGIN{printf "%.3f", m/1000}')"; }
+
+# --- 1. election ----------------------------------------------------------------------
+
+echo "# 1. election ($IMPL on both)"
+start a "$IMPL" 150
+start b "$IMPL" 100
+election "1 election" "$VIP4"
+
+# --- 2. crash of the master -------------------------------------------------------------
+
+echo "# 2. SIGKILL of the master"
+takeover "2 crash" a KILL "$VIP4" $((MDI_B + MARGIN))
+check "2 crash: b became master once" eq "$(transitions b master)" 1
+if [ "$IMPL" = ipvsd ]; then
+  check "2 crash: b logged reason=master_down" \
+    grep -aq 'vrrp state changed.*reason=master_down' "${DLOG[b]}"
+fi
+client_moved "2 crash" "$VIP4" "$MAC_B"
+director_reap a
+
+# --- 3. preemption ----------------------------------------------------------------------
+
+echo "# 3. restart of a: preempt, then preempt: false"
+# A crashed machine loses its addresses; the SIGKILLed process left them: take them off.
+vip_scrub a
+start a "$IMPL" 150
+now_us
+t0=$NOW_US
+both() { vip_on a "$VIP4" && vip_off b "$VIP4"; }
+if poll_until "$t0" $((MDI_A + MARGIN + 2000)) both; then
+  ok "3 preempt: a took $VIP4 back and b released it (${ELAPSED_MS} ms after restart)"
+else
+  notok "3 preempt: a took $VIP4 back and b released it" \
+    "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+fi
+sleep_ms "$ADV"
+check "3 preempt: still only a holds $VIP4 one advert later" both
+check "3 preempt: b went back to backup" ge "$(transitions b backup)" 2
+client_moved "3 preempt" "$VIP4" "$MAC_A"
+
+# Crash a again (b takes over), restart it with preempt: false: b keeps the VIP.
+takeover "3 no-preempt setup" a KILL "$VIP4" $((MDI_B + MARGIN))
+director_reap a
+check "3 no-preempt setup: the crashed a left $VIP4 on its interface" vip_on a "$VIP4"
+b_backups=$(transitions b backup)
+# No scrub this time: the restarted a finds the address the crash left behind.
+start a "$IMPL" 150 preempt=false
+sleep_ms $((MDI_A + MARGIN + 1000))
+check "3 no-preempt: b keeps $VIP4 after a restarts with preempt: false" vip_on b "$VIP4"
+check "3 no-preempt: b did not go back to backup" eq "$(transitions b backup)" "$b_backups"
+check "3 no-preempt: a did not become master" eq "$(transitions a master)" 0
+check "3 no-preempt: the restarted a (backup) does not carry $VIP4 left by its crash" \
+  vip_off a "$VIP4"
+
+# --- 4. graceful stop ---------------------------------------------------------------------
+
+echo "# 4. SIGTERM of the master"
+reset_lab
+start a "$IMPL" 150
+start b "$IMPL" 100
+election "4 graceful setup" "$VIP4"
+a_had=0
+vip_on a "$VIP4" && a_had=1
+takeover "4 graceful" a TERM "$VIP4" $((SKEW_B + MARGIN))
+if [ $a_had = 1 ] && poll_until "$TAKEOVER_T0" 2000 vip_off a "$VIP4"; then
+  ok "4 graceful: the stopped a removed $VIP4 (${ELAPSED_MS} ms after SIGTERM)"
+else
+  notok "4 graceful: the stopped a removed $VIP4" "still there ${ELAPSED_MS} ms after SIGTERM"
+fi
+if director_reap a; then
+  check "4 graceful: a exited with status 0 after SIGTERM" eq "$REAP_STATUS" 0
+else
+  notok "4 graceful: a exited after SIGTERM" "still running 10 s later; killed"
+fi
+if [ "$IMPL" = ipvsd ]; then
+  check "4 graceful: b logged reason=master_released" \
+    grep -aq 'vrrp state changed.*reason=master_released' "${DLOG[b]}"
+fi
+client_moved "4 graceful" "$VIP4" "$MAC_B"
+
+# --- 5. unicast, IPv6 ---------------------------------------------------------------------
+
+echo "# 5a. unicast IPv4"
+reset_lab
+start a "$IMPL" 150 unicast
+start b "$IMPL" 100 unicast
+election "5a unicast" "$VIP4"
+# The adverts really are unicast: b receives them addressed to itself.
+cap=$(ip netns exec "$NS_B" timeout $(((ADV * 3 + 999) / 1000 + 1)) \
+  tcpdump -l -n -c 2 -i eth0 'ip proto 112' 2>/dev/null)
+if [[ $cap == *"$IP4_A > $IP4_B: VRRP"* && $cap != *224.0.0.18* ]]; then
+  ok "5a unicast: a's adverts go to $IP4_B, not to 224.0.0.18"
+else
+  notok "5a unicast: a's adverts go to $IP4_B, not to 224.0.0.18" "captured: $cap"
+fi
+takeover "5a unicast crash" a KILL "$VIP4" $((MDI_B + MARGIN))
+client_moved "5a unicast crash" "$VIP4" "$MAC_B"
+
+echo "# 5b. IPv6 (vrid 52)"
+reset_lab
+start a "$IMPL" 150 ipv6
+start b "$IMPL" 100 ipv6
+election "5b ipv6" "$VIP6"
+takeover "5b ipv6 crash" a KILL "$VIP6" $((MDI_B + MARGIN))
+check "5b ipv6 crash: b became master once" eq "$(transitions b master)" 1
+client_moved "5b ipv6 crash" "$VIP6" "$MAC_B"
+
+# --- 6. malformed adverts -----------------------------------------------------------------
+
+echo "# 6. malformed and foreign adverts from the client"
+reset_lab
+start a "$IMPL" 150
+start b "$IMPL" 100
+election "6 garbage setup" "$VIP4"
+ta=$(transitions a) tb=$(transitions b)
+# Each would make a step down (priority 254 > 150) if it were accepted.
+# (The advert interval is the lab's: a backup learns it from the control advert below.)
+send() {
+  ip netns exec "$NS_C" python3 "$HERE/vrrp-send.py" --src "$IP4_C" --interval-ms "$ADV" \
+    --count 3 "$@" >/dev/null
+}
+sent=0
+send --truncate 10 && sent=$((sent + 1))      # the address list cut off
+send --truncate 6 && sent=$((sent + 1))       # shorter than the header
+send --ttl 64 && sent=$((sent + 1))           # RFC 5798 section 7.1: TTL must be 255
+send --vrid 52 && sent=$((sent + 1))          # another virtual router
+send --bad-checksum && sent=$((sent + 1))
+check "6 garbage: 5 kinds of bad advert sent (x3 each)" eq "$sent" 5
+sleep_ms $((ADV * 3 / 2))
+check "6 garbage: no state change on a" eq "$(transitions a)" "$ta"
+check "6 garbage: no state change on b" eq "$(transitions b)" "$tb"
+check "6 garbage: a still holds $VIP4" vip_on a "$VIP4"
+check "6 garbage: b does not hold $VIP4" vip_off b "$VIP4"
+if [ "$IMPL" = ipvsd ]; then
+  # The first drop of each reason is logged (warn, then rate-limited); another vrid's
+  # adverts are counted but not logged (every instance on a shared link sees them).
+  for r in a b; do
+    for why in malformed bad_ttl bad_checksum; do
+      check "6 garbage: $r logged a $why drop" \
+        grep -aqE "vrrp advert dropped.*reason=$why|reason=$why.*vrrp advert dropped" "${DLOG[$r]}"
+    done
+  done
+fi
+# Control: the same advert, valid, does reach a (so the checks above can fail): a steps
+# down to backup, then, with nobody advertising, takes over again.
+send_ok=0
+vip_on a "$VIP4" && send --count 1 && send_ok=1 # (only meaningful while a holds it)
+now_us
+t0=$NOW_US
+if [ $send_ok = 1 ] && poll_until "$t0" $((ADV + MARGIN)) vip_off a "$VIP4"; then
+  ok "6 control: a valid priority-254 advert from the client makes a release $VIP4 (${ELAPSED_MS} ms)"
+else
+  notok "6 control: a valid priority-254 advert from the client makes a release $VIP4"
+fi
+check "6 control: a logged the step down to backup" ge "$(transitions a backup)" 2
+if poll_until "$t0" $((MDI_A + MARGIN + 1000)) vip_on a "$VIP4"; then
+  ok "6 control: a takes $VIP4 again once the client is silent (${ELAPSED_MS} ms)"
+else
+  notok "6 control: a takes $VIP4 again once the client is silent"
+fi
+
+# --- 7. interop with keepalived -------------------------------------------------------------
+
+if [ "$IMPL" != ipvsd ]; then
+  skip "7 interop with keepalived" "VRRP_IMPL=$IMPL: interop needs ipvsd on one side"
+else
+  echo "# 7a. keepalived master (150), ipvsd backup (100)"
+  reset_lab
+  start a keepalived 150
+  start b ipvsd 100
+  election "7a keepalived master" "$VIP4"
+  takeover "7a crash of keepalived" a KILL "$VIP4" $((MDI_B + MARGIN))
+  check "7a: ipvsd became master once" eq "$(transitions b master)" 1
+  client_moved "7a crash of keepalived" "$VIP4" "$MAC_B"
+
+  echo "# 7b. ipvsd master (150), keepalived backup (100)"
+  reset_lab
+  start a ipvsd 150
+  start b keepalived 100
+  election "7b ipvsd master" "$VIP4"
+  takeover "7b crash of ipvsd" a KILL "$VIP4" $((MDI_B + MARGIN))
+  client_moved "7b crash of ipvsd" "$VIP4" "$MAC_B"
+  director_reap a
+  start a ipvsd 150
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" $((MDI_A + MARGIN + 2000)) both; then
+    ok "7b: the restarted ipvsd preempts keepalived (${ELAPSED_MS} ms after restart), keepalived released $VIP4"
+  else
+    notok "7b: the restarted ipvsd preempts keepalived" \
+      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+  fi
+  client_moved "7b preempt" "$VIP4" "$MAC_A"
+fi
+
+reset_lab
+summary
+[ "$FAILED" -eq 0 ]
