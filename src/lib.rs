@@ -11,4 +11,5 @@ pub mod config;
 pub mod controller;
 pub mod daemon;
 pub mod ipvs;
+pub mod metrics;
 pub mod vrrp;

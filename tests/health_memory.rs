@@ -95,7 +95,12 @@ async fn a_dead_server_is_drained_all_dead_means_the_sorry_server_and_recovery_r
     let key = cfg.virtual_servers[0].key;
     let mut director = Director::new(cfg);
     let (tx, rx) = mpsc::channel(64);
-    let _checkers = runner::spawn(&director.cfg, &director.servers, tx);
+    let _checkers = runner::spawn(
+        &director.cfg,
+        &director.servers,
+        tx,
+        &ipvsd::metrics::Metrics::new(),
+    );
     let mut kernel = MemoryBackend::new();
     let Some(Command::Desired { table, owned }) = director.update(Instant::now()) else {
         panic!("no initial table");

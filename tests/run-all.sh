@@ -11,8 +11,8 @@
 #    VM_TESTS_NEWER run again on the next Debian release's kernel (IPVSD_VM_NEWER_SUITE,
 #    default trixie; empty skips them, reported as skipped).
 # 4. tests that need root on the host (network namespaces: tests/vrrp_netif.rs,
-#    tests/vrrp_socket.rs) run in step 2, and HOST_NETNS_TESTS (two ipvsd directors, and
-#    ipvsd with keepalived, over VRRP) after it; as a non-root user they fail, they do not
+#    tests/vrrp_socket.rs) run in step 2, and HOST_TESTS (two ipvsd directors, and
+#    ipvsd with keepalived, over VRRP; promtool on the alert rules) after it; as a non-root user they fail, they do not
 #    pass silently.
 #
 # Set IPVSD_SKIP_VM=1 to skip the VM tests; they are then reported as skipped, with the
@@ -107,14 +107,16 @@ count_summary() {
   fi
 }
 
-# --- 2b. host tests in network namespaces (root) ----------------------------------------
-# VRRP between two ipvsd directors, and with keepalived, on this machine's kernel.
-HOST_NETNS_TESTS=(
+# --- 2b. host tests (root) ---------------------------------------------------------------
+# VRRP between two ipvsd directors, and with keepalived, in network namespaces on this
+# machine's kernel; the shipped Prometheus alert rules and dashboard (promtool).
+HOST_TESTS=(
   tests/netns/vrrp.sh
+  tests/prometheus.sh
 )
-for t in "${HOST_NETNS_TESTS[@]}"; do
-  note "host namespaces: $t"
-  log="$LOG_DIR/netns-$(basename "$t" .sh).log"
+for t in "${HOST_TESTS[@]}"; do
+  note "host: $t"
+  log="$LOG_DIR/host-$(basename "$t" .sh).log"
   if ! cargo build --quiet --release; then
     fail 1 "$t: release build failed"
     continue

@@ -17,6 +17,9 @@ use super::probe::{ProbeContext, Prober};
 use super::servers::{CheckId, Servers, start_offset};
 use super::{Failure, Outcome, Reason, Target};
 use crate::config::{Check, Config, RealServer};
+use crate::metrics::{self, Metrics};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 
 /// One probe result for the daemon.
 #[derive(Debug)]
@@ -51,8 +54,50 @@ pub fn target(rs: &RealServer, check: &Check) -> Target {
     }
 }
 
+/// The metric handles one check task updates (cheap clones of shared atomics, resolved
+/// once, so a probe costs no label lookup).
+struct CheckMetrics {
+    success: Counter,
+    failure: Counter,
+    duration: Histogram,
+    lateness: Histogram,
+}
+
+impl CheckMetrics {
+    fn new(m: &Metrics, service: &str, id: &CheckId, check: &Check) -> CheckMetrics {
+        let check = format!("{}#{}", check.kind.name(), id.index);
+        let count = |result| {
+            m.checks
+                .get_or_create(&metrics::CheckResultLabels {
+                    virtual_server: service.to_string(),
+                    real_server: id.dest.to_string(),
+                    check: check.clone(),
+                    result,
+                })
+                .clone()
+        };
+        CheckMetrics {
+            success: count("success"),
+            failure: count("failure"),
+            duration: m
+                .check_duration_seconds
+                .get_or_create(&metrics::CheckLabels {
+                    virtual_server: service.to_string(),
+                    check: check.clone(),
+                })
+                .clone(),
+            lateness: m.check_schedule_lateness_seconds.clone(),
+        }
+    }
+}
+
 /// Starts one task per check of every real server of `cfg`.
-pub fn spawn(cfg: &Config, servers: &Servers, tx: mpsc::Sender<CheckResult>) -> Checkers {
+pub fn spawn(
+    cfg: &Config,
+    servers: &Servers,
+    tx: mpsc::Sender<CheckResult>,
+    metrics: &Metrics,
+) -> Checkers {
     let mut tasks = JoinSet::new();
     let all: Vec<_> = servers.checks(cfg).collect();
     let n = all.len();
@@ -71,10 +116,13 @@ pub fn spawn(cfg: &Config, servers: &Servers, tx: mpsc::Sender<CheckResult>) -> 
             real_port: rs.port,
         };
         let prober = Prober::new(check, target(rs, check), ctx, &cfg.global.exec_user);
+        let m = CheckMetrics::new(metrics, &service, &id, check);
         let offset = start_offset(i, n, check.interval);
         let span =
             info_span!("check", service = %service, rs = %id.dest, check = check.kind.name());
-        tasks.spawn(run(id, prober, check.interval, origin + offset, tx.clone()).instrument(span));
+        tasks.spawn(
+            run(id, prober, check.interval, origin + offset, tx.clone(), m).instrument(span),
+        );
     }
     Checkers { tasks }
 }
@@ -85,6 +133,7 @@ async fn run(
     every: Duration,
     first: Instant,
     tx: mpsc::Sender<CheckResult>,
+    m: CheckMetrics,
 ) {
     let mut ticker = interval_at(first, every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -108,6 +157,13 @@ async fn run(
                 latency: Duration::ZERO,
             },
         };
+        if outcome.result.is_ok() {
+            m.success.inc();
+        } else {
+            m.failure.inc();
+        }
+        m.duration.observe(outcome.latency.as_secs_f64());
+        m.lateness.observe(late.as_secs_f64());
         debug!(
             ok = outcome.result.is_ok(),
             latency_ms = outcome.latency.as_millis() as u64,

@@ -74,6 +74,12 @@ impl Controller {
         Self::default()
     }
 
+    /// Whether `service`'s quorum is met, as last computed (`None` before the first
+    /// computation).
+    pub fn quorum_up(&self, service: &ServiceKey) -> Option<bool> {
+        self.quorum_up.get(service).copied()
+    }
+
     /// The desired table for `cfg` given the servers' health at `now`.
     pub fn desired(&mut self, cfg: &Config, inputs: &Inputs, now: Instant) -> Desired {
         let mut table = Table::default();

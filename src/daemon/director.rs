@@ -10,14 +10,16 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
+use crate::check::Reason;
 use crate::check::health::Health;
 use crate::check::runner::CheckResult;
 use crate::check::schedule::Lateness;
 use crate::check::servers::Servers;
 use crate::config::Config;
 use crate::controller::{Controller, Event, dest_key, initial_health};
-use crate::ipvs::model::{ServiceKey, Table};
+use crate::ipvs::model::{DestKey, ServiceKey, Table};
 use crate::ipvs::task::Command;
+use crate::metrics::{self, Metrics, Shared};
 
 pub struct Director {
     pub cfg: Config,
@@ -32,6 +34,9 @@ pub struct Director {
     pub lateness: Lateness,
     /// Health transitions so far: what depends on health is recomputed when it moves.
     pub transitions: u64,
+    metrics: Shared,
+    /// The reason each real server last failed for (the one `last_failure` series it has).
+    last_failure: BTreeMap<(ServiceKey, DestKey), Reason>,
 }
 
 fn keys(cfg: &Config) -> BTreeSet<ServiceKey> {
@@ -40,7 +45,11 @@ fn keys(cfg: &Config) -> BTreeSet<ServiceKey> {
 
 impl Director {
     pub fn new(cfg: Config) -> Self {
-        Director {
+        Self::with_metrics(cfg, Shared::new(Metrics::new()))
+    }
+
+    pub fn with_metrics(cfg: Config, metrics: Shared) -> Self {
+        let d = Director {
             servers: Servers::from_config(&cfg, None),
             owned: keys(&cfg),
             cfg,
@@ -49,6 +58,85 @@ impl Director {
             ramping: false,
             lateness: Lateness::default(),
             transitions: 0,
+            metrics,
+            last_failure: BTreeMap::new(),
+        };
+        d.publish_health();
+        d
+    }
+
+    /// Every real server's up gauge (at start and after a reload).
+    fn publish_health(&self) {
+        for vs in &self.cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                let up = self
+                    .servers
+                    .health(vs.key, dest_key(rs))
+                    .unwrap_or_else(|| initial_health(rs))
+                    == Health::Up;
+                self.metrics
+                    .real_server_up
+                    .get_or_create(&rs_labels(&vs.name, &dest_key(rs)))
+                    .set(i64::from(up));
+            }
+        }
+    }
+
+    /// Weights and virtual-server gauges of a new desired table: only what changed.
+    fn publish_table(&self, new: &Table) {
+        for vs in &self.cfg.virtual_servers {
+            let weight_in = |t: &Table, d: &DestKey| {
+                t.services
+                    .get(&vs.key)
+                    .and_then(|e| e.dests.get(d))
+                    .map(|d| d.weight)
+            };
+            let mut alive = 0u64;
+            for rs in &vs.real_servers {
+                let d = dest_key(rs);
+                let w = weight_in(new, &d);
+                if self.last.as_ref().map(|t| weight_in(t, &d)) != Some(w) {
+                    self.metrics
+                        .real_server_weight
+                        .get_or_create(&rs_labels(&vs.name, &d))
+                        .set(i64::from(w.unwrap_or(0)));
+                }
+                if self
+                    .servers
+                    .health(vs.key, d)
+                    .unwrap_or_else(|| initial_health(rs))
+                    == Health::Up
+                {
+                    alive += u64::from(rs.weight);
+                }
+            }
+            let name = metrics::VirtualServer {
+                virtual_server: vs.name.clone(),
+            };
+            self.metrics
+                .virtual_server_alive_weight
+                .get_or_create(&name)
+                .set(i64::try_from(alive).unwrap_or(i64::MAX));
+            let sorry = vs.sorry_server.as_ref().is_some_and(|s| {
+                weight_in(
+                    new,
+                    &DestKey {
+                        addr: s.address,
+                        port: s.port,
+                    },
+                )
+                .is_some()
+            });
+            self.metrics
+                .virtual_server_sorry_server_active
+                .get_or_create(&name)
+                .set(i64::from(sorry));
+            if let Some(up) = self.controller.quorum_up(&vs.key) {
+                self.metrics
+                    .virtual_server_quorum_up
+                    .get_or_create(&name)
+                    .set(i64::from(up));
+            }
         }
     }
 
@@ -81,6 +169,7 @@ impl Director {
         if self.last.as_ref() == Some(&d.table) {
             return None;
         }
+        self.publish_table(&d.table);
         self.last = Some(d.table.clone());
         Some(Command::Desired {
             table: d.table,
@@ -109,8 +198,32 @@ impl Director {
     /// A probe result; the IPVS command if a server went up or down.
     pub fn on_result(&mut self, r: CheckResult, now: Instant) -> Option<Command> {
         self.lateness.record(r.late);
+        if let Err(f) = &r.outcome.result {
+            self.failed(&r.id, f.reason);
+        }
         let t = self.servers.record(&r.id, r.outcome, now)?;
         self.transitions += 1;
+        let vs_name = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .find(|v| v.key == r.id.service)
+            .map(|v| v.name.as_str())
+            .unwrap_or_default();
+        let labels = rs_labels(vs_name, &t.dest);
+        let up = t.to == Health::Up;
+        self.metrics
+            .real_server_up
+            .get_or_create(&labels)
+            .set(i64::from(up));
+        self.metrics
+            .real_server_transitions
+            .get_or_create(&metrics::RealServerTo {
+                virtual_server: labels.virtual_server.clone(),
+                real_server: labels.real_server.clone(),
+                to: if up { "up" } else { "down" },
+            })
+            .inc();
         match t.to {
             Health::Down => warn!(
                 service = t.service,
@@ -121,6 +234,35 @@ impl Director {
             Health::Up => info!(service = t.service, rs = %t.dest, "real server up"),
         }
         self.update(now)
+    }
+
+    /// Keeps the one `last_failure` series of a real server on its latest reason.
+    fn failed(&mut self, id: &crate::check::servers::CheckId, reason: Reason) {
+        let key = (id.service, id.dest);
+        let previous = self.last_failure.insert(key, reason);
+        if previous == Some(reason) {
+            return;
+        }
+        let Some(vs) = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .find(|v| v.key == id.service)
+        else {
+            return;
+        };
+        let series = |r: Reason| metrics::RealServerReason {
+            virtual_server: vs.name.clone(),
+            real_server: id.dest.to_string(),
+            reason: r.name(),
+        };
+        if let Some(p) = previous {
+            self.metrics.real_server_last_failure.remove(&series(p));
+        }
+        self.metrics
+            .real_server_last_failure
+            .get_or_create(&series(reason))
+            .set(1);
     }
 
     /// Logs how punctual the probes were since the last report, and starts a new window.
@@ -138,6 +280,25 @@ impl Director {
         self.owned = keys(&self.cfg);
         self.owned.extend(keys(&cfg));
         self.cfg = cfg;
+        // Series of servers and services the new config dropped must go: clear the gauges
+        // and publish everything again (counters keep counting).
+        let m = &self.metrics;
+        m.real_server_up.clear();
+        m.real_server_weight.clear();
+        m.real_server_last_failure.clear();
+        m.virtual_server_alive_weight.clear();
+        m.virtual_server_quorum_up.clear();
+        m.virtual_server_sorry_server_active.clear();
+        self.last_failure.clear();
+        self.publish_health();
+        self.last = None;
         self.update(now)
+    }
+}
+
+fn rs_labels(virtual_server: &str, dest: &DestKey) -> metrics::RealServer {
+    metrics::RealServer {
+        virtual_server: virtual_server.to_string(),
+        real_server: dest.to_string(),
     }
 }

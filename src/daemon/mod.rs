@@ -9,11 +9,13 @@
 //! across reloads that leave them unchanged, released (priority 0, addresses removed) on
 //! stop.
 
+mod admin;
 pub mod director;
 mod logging;
 mod vrrp;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -26,6 +28,7 @@ use crate::config::{self, Config, LoadError};
 use crate::ipvs::backend::{Backend, MemoryBackend};
 use crate::ipvs::netlink::NetlinkBackend;
 use crate::ipvs::task::{self, Command, Connect, Event};
+use crate::metrics::{Metrics, Op as OpLabel, ResultLabel, Shared};
 use crate::vrrp::task::StateEvent;
 use director::Director;
 use vrrp::VrrpSet;
@@ -40,6 +43,27 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The metrics of one reconcile pass.
+fn record_pass(m: &Metrics, ops: &[&'static str], duration: Duration, failed: bool) {
+    let result = if failed { "failed" } else { "converged" };
+    m.reconcile_runs
+        .get_or_create(&ResultLabel { result })
+        .inc();
+    for op in ops {
+        m.reconcile_writes.get_or_create(&OpLabel { op }).inc();
+    }
+    if failed {
+        m.netlink_errors.inc();
+    }
+    m.reconcile_duration_seconds.observe(duration.as_secs_f64());
 }
 
 /// Probe results taken from the channel at once.
@@ -99,10 +123,27 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     let (cmd_tx, cmd_rx) = std::sync::mpsc::channel::<Command>();
     let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(64);
     let interval = cfg.global.reconcile_interval;
+    let metrics: Shared = Arc::new(Metrics::new());
+    metrics.config_last_reload_successful.set(1);
+    metrics
+        .config_last_reload_success_timestamp_seconds
+        .set(unix_now());
+    let m = metrics.clone();
     let ipvs = std::thread::Builder::new()
         .name("ipvs".into())
         .spawn(move || {
             task::run(connector(backend), cmd_rx, interval, |e| {
+                // Pass metrics are counted here, in the ipvs thread; the rest goes to the
+                // main task.
+                if let Event::Pass {
+                    ops,
+                    duration,
+                    failed,
+                } = &e
+                {
+                    record_pass(&m, ops, *duration, *failed);
+                    return;
+                }
                 let _ = ev_tx.try_send(e);
             })
         })
@@ -118,9 +159,9 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     };
 
     // Health checks: one task per (real server, check), results on a bounded channel.
-    let mut director = Director::new(cfg);
+    let mut director = Director::with_metrics(cfg, metrics.clone());
     let (res_tx, mut res_rx) = mpsc::channel::<CheckResult>(1024);
-    let mut checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
+    let mut checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone(), &metrics);
     info!(checks = checkers.len(), "health checks started");
     if let Some(c) = director.update(Instant::now()) {
         send(c);
@@ -133,9 +174,15 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     let mut schedule_tick = tokio::time::interval(Duration::from_secs(60));
     schedule_tick.tick().await;
 
+    // The admin API: /metrics, /healthz, /readyz.
+    let mut admin = tokio::spawn(admin::serve(
+        director.cfg.global.admin_listen,
+        metrics.clone(),
+    ));
+
     // VRRP: one task per instance; their state changes come back here.
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<StateEvent>(64);
-    let mut vrrp = VrrpSet::start(&director.cfg, vrrp_tx);
+    let mut vrrp = VrrpSet::start(&director.cfg, vrrp_tx, metrics.clone());
     // What tracked virtual servers report to VRRP: recomputed when health moves.
     let mut alive = director.services_alive();
     let mut seen_transitions = director.transitions;
@@ -151,13 +198,22 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
             _ = term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
             _ = hup.recv() => {
-                if let Some(new) = reload(&path).await {
+                let new = reload(&path).await;
+                let result = if new.is_some() { "success" } else { "failure" };
+                metrics.config_reloads.get_or_create(&ResultLabel { result }).inc();
+                metrics.config_last_reload_successful.set(i64::from(new.is_some()));
+                if let Some(new) = new {
+                    metrics.config_last_reload_success_timestamp_seconds.set(unix_now());
+                    if new.global.admin_listen != director.cfg.global.admin_listen {
+                        admin.abort();
+                        admin = tokio::spawn(admin::serve(new.global.admin_listen, metrics.clone()));
+                    }
                     // Checks restart with the new config; unchanged servers keep their health.
                     drop(checkers);
                     if let Some(c) = director.reload(new, Instant::now()) {
                         send(c);
                     }
-                    checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone());
+                    checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone(), &metrics);
                     vrrp.reload(&director.cfg).await;
                     alive = director.services_alive();
                     vrrp.services(&alive);
@@ -200,16 +256,20 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                 }
             }
             Some(ev) = ev_rx.recv() => {
-                let Event::Converged { writes, repairs, converged } = ev;
-                debug!(writes, repairs, converged, "ipvs reconciled");
-                if converged && !ready {
-                    ready = true;
-                    info!(writes, "ipvs table converged");
+                if let Event::Converged { writes, repairs, converged } = ev {
+                    debug!(writes, repairs, converged, "ipvs reconciled");
+                    metrics.reconcile_drift_repairs.inc_by(repairs as u64);
+                    if converged && !ready {
+                        ready = true;
+                        metrics.ready.set(1);
+                        info!(writes, "ipvs table converged");
+                    }
                 }
             }
         }
     }
     drop(checkers);
+    admin.abort();
     // VRRP first: the peer takes over at its skew time while the rest shuts down.
     vrrp.shutdown().await;
     let cfg = director.cfg;

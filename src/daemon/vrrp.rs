@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::config::Config;
 use crate::ipvs::backend::{SyncDaemon, SyncRole};
+use crate::metrics::Shared;
 use crate::vrrp::fsm::{Reason, State};
 use crate::vrrp::notify::{Job, Notifier};
 use crate::vrrp::task::{InstanceTask, StateEvent};
@@ -23,20 +24,22 @@ pub struct VrrpSet {
     events: mpsc::Sender<StateEvent>,
     notifier: Notifier,
     exec_user: String,
+    metrics: Shared,
 }
 
 impl VrrpSet {
-    pub fn start(cfg: &Config, events: mpsc::Sender<StateEvent>) -> VrrpSet {
+    pub fn start(cfg: &Config, events: mpsc::Sender<StateEvent>, metrics: Shared) -> VrrpSet {
         let mut set = VrrpSet {
             tasks: BTreeMap::new(),
             events,
             notifier: Notifier::start(),
             exec_user: cfg.global.exec_user.clone(),
+            metrics,
         };
         for v in &cfg.vrrp_instances {
             set.tasks.insert(
                 v.name.clone(),
-                InstanceTask::spawn(v.clone(), set.events.clone()),
+                InstanceTask::spawn(v.clone(), set.events.clone(), set.metrics.clone()),
             );
         }
         set
@@ -132,8 +135,10 @@ impl VrrpSet {
         }
         for (name, v) in wanted {
             if !self.tasks.contains_key(&name) {
-                self.tasks
-                    .insert(name, InstanceTask::spawn(v.clone(), self.events.clone()));
+                self.tasks.insert(
+                    name,
+                    InstanceTask::spawn(v.clone(), self.events.clone(), self.metrics.clone()),
+                );
             }
         }
     }

@@ -117,6 +117,13 @@ pub enum Command {
 /// Events the task reports (for logs, metrics and readiness).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// One pass (dump, compare, write) ended: the kinds of the ops written, how long it
+    /// took, and whether it met an error (it is retried).
+    Pass {
+        ops: Vec<&'static str>,
+        duration: Duration,
+        failed: bool,
+    },
     /// A convergence finished: ops applied, how many were drift repairs, whether it
     /// converged.
     Converged {
@@ -187,6 +194,11 @@ pub fn run(
                         warn!(error = %text, "cannot open the ipvs backend; retrying");
                         last_connect_error = Some(text);
                     }
+                    on_event(Event::Pass {
+                        ops: Vec::new(),
+                        duration: Duration::ZERO,
+                        failed: true,
+                    });
                     on_event(Event::Converged {
                         writes: 0,
                         repairs: 0,
@@ -198,6 +210,7 @@ pub fn run(
             }
         }
         let Some(b) = backend.as_mut() else { continue };
+        let started = Instant::now();
         let sync_ok = match &sync {
             Some(want) => {
                 let ok = converge_sync(b.as_mut(), want, sync_changed);
@@ -224,6 +237,11 @@ pub fn run(
         if report.reconnect {
             backend = None;
         }
+        on_event(Event::Pass {
+            ops: report.applied.iter().map(|op| op.kind()).collect(),
+            duration: started.elapsed(),
+            failed: !report.converged() || !sync_ok,
+        });
         on_event(Event::Converged {
             writes: report.applied.len(),
             repairs,
@@ -449,7 +467,9 @@ mod tests {
         let connect: Connect = Box::new(move || Ok(Box::new(shared.clone()) as Box<dyn Backend>));
         let handle = std::thread::spawn(move || {
             run(connect, cmd_rx, Duration::from_millis(50), |e| {
-                let _ = ev_tx.send(e);
+                if let Event::Converged { .. } = e {
+                    let _ = ev_tx.send(e);
+                }
             })
         });
         let want = table(&[1, 2]);
@@ -517,7 +537,9 @@ mod tests {
         let (ev_tx, ev_rx) = std::sync::mpsc::channel();
         let handle = std::thread::spawn(move || {
             run(connect, cmd_rx, Duration::from_millis(20), |e| {
-                let _ = ev_tx.send(e);
+                if let Event::Converged { .. } = e {
+                    let _ = ev_tx.send(e);
+                }
             })
         });
         let want = table(&[1]);

@@ -28,6 +28,8 @@ use super::socket::{Announcer, SocketConfig, SocketError, VrrpSocket};
 use super::track::tracked;
 use crate::config::{VrrpInstance, VrrpVersion};
 use crate::ipvs::model::Family;
+use crate::metrics::{Shared, Vrrp, VrrpReason, VrrpTo};
+use prometheus_client::metrics::counter::Counter;
 
 /// A state change, for the daemon (notify, connection sync, status).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,10 +59,14 @@ pub struct InstanceTask {
 }
 
 impl InstanceTask {
-    pub fn spawn(cfg: VrrpInstance, events: mpsc::Sender<StateEvent>) -> InstanceTask {
+    pub fn spawn(
+        cfg: VrrpInstance,
+        events: mpsc::Sender<StateEvent>,
+        metrics: Shared,
+    ) -> InstanceTask {
         let (ctl, rx) = mpsc::channel(4);
         let span = info_span!("vrrp", instance = %cfg.name, vrid = cfg.vrid);
-        let join = tokio::spawn(run(cfg.clone(), rx, events).instrument(span));
+        let join = tokio::spawn(run(cfg.clone(), rx, events, metrics).instrument(span));
         InstanceTask { cfg, ctl, join }
     }
 
@@ -229,7 +235,15 @@ async fn run(
     cfg: VrrpInstance,
     mut ctl: mpsc::Receiver<Control>,
     events: mpsc::Sender<StateEvent>,
+    metrics: Shared,
 ) {
+    metrics.set_vrrp_state(&cfg.name, State::Initialize);
+    metrics
+        .vrrp_priority
+        .get_or_create(&Vrrp {
+            vrrp_instance: cfg.name.clone(),
+        })
+        .set(i64::from(cfg.priority));
     // The interface may appear later (a VLAN created after boot): retry, stay stoppable.
     let io = loop {
         match setup(&cfg).await {
@@ -251,7 +265,7 @@ async fn run(
         }
     };
     info!(interface = %cfg.interface, source = %io.local, "vrrp instance started");
-    let mut runner = Runner::new(cfg, io, events);
+    let mut runner = Runner::new(cfg, io, events, metrics);
     runner.main(&mut ctl).await;
 }
 
@@ -268,6 +282,11 @@ struct Runner {
     drop_logged: BTreeMap<&'static str, Instant>,
     /// The running burst of announcements, if any.
     announcing: Option<JoinHandle<()>>,
+    metrics: Shared,
+    /// This instance's label, and handles resolved once.
+    label: Vrrp,
+    sent: Counter,
+    received: Counter,
     /// The last tracked state handed to the state machine: interfaces down, services
     /// without a healthy real server.
     down: Vec<bool>,
@@ -277,7 +296,12 @@ struct Runner {
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Runner {
-    fn new(cfg: VrrpInstance, io: Io, events: mpsc::Sender<StateEvent>) -> Runner {
+    fn new(cfg: VrrpInstance, io: Io, events: mpsc::Sender<StateEvent>, metrics: Shared) -> Runner {
+        let label = Vrrp {
+            vrrp_instance: cfg.name.clone(),
+        };
+        let sent = metrics.vrrp_adverts_sent.get_or_create(&label).clone();
+        let received = metrics.vrrp_adverts_received.get_or_create(&label).clone();
         let auth = cfg
             .auth_password
             .as_deref()
@@ -312,6 +336,10 @@ impl Runner {
             drops: BTreeMap::new(),
             drop_logged: BTreeMap::new(),
             announcing: None,
+            metrics,
+            label,
+            sent,
+            received,
             down,
             dead,
         }
@@ -368,7 +396,10 @@ impl Runner {
                         }
                     };
                     match input {
-                        Ok(i) => self.input(i).await,
+                        Ok(i) => {
+                            self.received.inc();
+                            self.input(i).await;
+                        }
                         Err(reason) => self.dropped(reason),
                     }
                 }
@@ -389,6 +420,13 @@ impl Runner {
 
     fn dropped(&mut self, reason: DropReason) {
         let label = reason.as_str();
+        self.metrics
+            .vrrp_packets_dropped
+            .get_or_create(&VrrpReason {
+                vrrp_instance: self.cfg.name.clone(),
+                reason: label,
+            })
+            .inc();
         *self.drops.entry(label).or_default() += 1;
         if !reason.is_logged() {
             return;
@@ -489,6 +527,10 @@ impl Runner {
         let t = tracked(&self.cfg, &self.down, &self.dead);
         self.input(Input::Priority(t.priority)).await;
         self.input(Input::Fault(t.fault)).await;
+        self.metrics
+            .vrrp_priority
+            .get_or_create(&self.label)
+            .set(i64::from(self.fsm.priority()));
     }
 
     async fn input(&mut self, input: Input) {
@@ -512,6 +554,17 @@ impl Runner {
             Action::Announce => self.announce(),
             Action::StateChanged { from, to, reason } => {
                 let priority = self.fsm.priority();
+                let m = &self.metrics;
+                m.set_vrrp_state(&self.cfg.name, to);
+                m.vrrp_transitions
+                    .get_or_create(&VrrpTo {
+                        vrrp_instance: self.cfg.name.clone(),
+                        to: to.as_str(),
+                    })
+                    .inc();
+                if to == State::Master {
+                    m.vrrp_became_master.get_or_create(&self.label).inc();
+                }
                 info!(
                     from = %from,
                     to = %to,
@@ -554,8 +607,11 @@ impl Runner {
                     return;
                 }
             };
-            if let Err(e) = self.io.socket.send(&msg, self.io.local, dst).await {
-                debug!(error = %crate::cli::error_chain(&e), %dst, "advert not sent");
+            match self.io.socket.send(&msg, self.io.local, dst).await {
+                Ok(()) => {
+                    self.sent.inc();
+                }
+                Err(e) => debug!(error = %crate::cli::error_chain(&e), %dst, "advert not sent"),
             }
         }
     }
