@@ -7,6 +7,7 @@
 //! - `netif`: interfaces and addresses over rtnetlink (I/O).
 //! - `notify`: the notify programs, run one at a time in order (I/O).
 //! - `task`: the task that runs one instance (I/O shell of `fsm`).
+//! - `timer`: a microsecond one-shot timer for the state machine's deadlines (I/O).
 //! - `track`: tracked interfaces -> priority or FAULT (pure).
 //! - `socket`: the raw sockets adverts, gratuitous ARP and neighbour advertisements go
 //!   through (I/O, async).
@@ -18,4 +19,5 @@ pub mod notify;
 pub mod packet;
 pub mod socket;
 pub mod task;
+pub mod timer;
 pub mod track;

@@ -662,17 +662,20 @@ async fn send_ready(
 /// given (`From<OwnedFd>` is safe, the fd is owned and never changes) and its `async_io`
 /// runs our own syscalls; its UDP methods are never called.
 #[derive(Debug)]
-struct Registered(tokio::net::UdpSocket);
+pub(super) struct Registered(tokio::net::UdpSocket);
 
 impl Registered {
     /// `fd` must be nonblocking. Needs a tokio runtime.
-    fn new(fd: OwnedFd) -> io::Result<Registered> {
+    pub(super) fn new(fd: OwnedFd) -> io::Result<Registered> {
         tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(fd)).map(Registered)
     }
 
     /// Runs `op` once the socket is readable, again after a spurious wake-up
     /// (`EWOULDBLOCK`).
-    async fn read_with<R>(&self, mut op: impl FnMut(RawFd) -> io::Result<R>) -> io::Result<R> {
+    pub(super) async fn read_with<R>(
+        &self,
+        mut op: impl FnMut(RawFd) -> io::Result<R>,
+    ) -> io::Result<R> {
         let fd = self.0.as_raw_fd();
         self.0.async_io(Interest::READABLE, || op(fd)).await
     }

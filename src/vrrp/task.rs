@@ -25,6 +25,7 @@ use super::fsm::{Action, Input, Instance, Params, Reason, State};
 use super::netif::{Netif, NetifError};
 use super::packet::{self, Advert, Auth, DropReason, Expect};
 use super::socket::{Announcer, SocketConfig, SocketError, VrrpSocket};
+use super::timer::PreciseTimer;
 use super::track::tracked;
 use crate::config::{VrrpInstance, VrrpVersion};
 use crate::ipvs::model::Family;
@@ -280,6 +281,10 @@ struct Runner {
     drops: BTreeMap<&'static str, u64>,
     /// When each drop reason was last logged (rate limit).
     drop_logged: BTreeMap<&'static str, Instant>,
+    /// Fires the state machine's deadlines (None: tokio's timer).
+    timer: Option<PreciseTimer>,
+    /// The rtnetlink socket the virtual addresses are changed on.
+    netif: Option<Netif>,
     /// The running burst of announcements, if any.
     announcing: Option<JoinHandle<()>>,
     metrics: Shared,
@@ -294,6 +299,21 @@ struct Runner {
 }
 
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Until `deadline`: on the precise timer, or tokio's (1 ms resolution) without one.
+async fn wait_until(
+    timer: &Option<PreciseTimer>,
+    deadline: Option<std::time::Instant>,
+) -> std::io::Result<()> {
+    let deadline = deadline.unwrap_or_else(std::time::Instant::now);
+    match timer {
+        Some(t) => t.sleep_until(deadline).await,
+        None => {
+            sleep_until(Instant::from_std(deadline)).await;
+            Ok(())
+        }
+    }
+}
 
 impl Runner {
     fn new(cfg: VrrpInstance, io: Io, events: mpsc::Sender<StateEvent>, metrics: Shared) -> Runner {
@@ -336,6 +356,14 @@ impl Runner {
             drops: BTreeMap::new(),
             drop_logged: BTreeMap::new(),
             announcing: None,
+            timer: match PreciseTimer::new() {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    warn!(error = %e, "no timerfd; vrrp deadlines use the runtime's 1 ms timer");
+                    None
+                }
+            },
+            netif: None,
             metrics,
             label,
             sent,
@@ -350,7 +378,7 @@ impl Runner {
         // ARP beside the real master: a starting router holds none (RFC 5798 section 6.4.2:
         // a backup MUST NOT respond for them). The address owner's are its own.
         if !(self.cfg.address_owner || self.cfg.priority == 255) {
-            self.addresses(false).await;
+            self.addresses(false);
         }
         // Tracked interfaces first, so an instance whose link is down starts in FAULT.
         self.poll_tracking(Instant::now()).await;
@@ -367,7 +395,7 @@ impl Runner {
         refresh_tick.tick().await;
         let mut buf = vec![0u8; 2048];
         loop {
-            let deadline = self.fsm.next_deadline().map(Instant::from_std);
+            let deadline = self.fsm.next_deadline();
             tokio::select! {
                 c = ctl.recv() => match c {
                     Some(Control::SyncTo(to)) => self.input(Input::SyncTo(to)).await,
@@ -403,7 +431,11 @@ impl Runner {
                         Err(reason) => self.dropped(reason),
                     }
                 }
-                _ = async { sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
+                r = wait_until(&self.timer, deadline), if deadline.is_some() => {
+                    if let Err(e) = r {
+                        warn!(error = %e, "vrrp timer failed; using the runtime's");
+                        self.timer = None;
+                    }
                     self.input(Input::Timer).await;
                 }
                 _ = track_tick.tick(), if !self.cfg.track_interfaces.is_empty() => {
@@ -544,12 +576,12 @@ impl Runner {
     async fn act(&mut self, a: Action) {
         match a {
             Action::SendAdvert { priority } => self.send_advert(priority).await,
-            Action::AddAddresses => self.addresses(true).await,
+            Action::AddAddresses => self.addresses(true),
             Action::RemoveAddresses => {
                 if let Some(h) = self.announcing.take() {
                     h.abort();
                 }
-                self.addresses(false).await;
+                self.addresses(false);
             }
             Action::Announce => self.announce(),
             Action::StateChanged { from, to, reason } => {
@@ -616,46 +648,41 @@ impl Runner {
         }
     }
 
-    /// Adds (or removes) every virtual address on its device, on a blocking thread.
-    async fn addresses(&mut self, add: bool) {
-        let work: Vec<(u32, IpAddr, u8)> = self
-            .cfg
-            .virtual_addresses
-            .iter()
-            .filter_map(|v| {
-                self.io
-                    .devices
-                    .get(&v.device)
-                    .map(|d| (d.index, v.address, v.prefix_len))
-            })
-            .collect();
-        let r = tokio::task::spawn_blocking(move || {
-            let mut nl = Netif::open()?;
-            let mut failed = Vec::new();
-            for (index, addr, len) in work {
-                let r = if add {
-                    nl.add_address(index, addr, len).map(drop)
-                } else {
-                    nl.del_address(index, addr, len).map(drop)
-                };
-                if let Err(e) = r {
-                    failed.push((addr, e));
-                }
-            }
-            Ok::<_, NetifError>(failed)
-        })
-        .await;
+    /// Adds (or removes) every virtual address on its device. Inline: a request and its
+    /// ACK on a local netlink socket take microseconds, and a new master must hold its
+    /// addresses without waiting for a thread hand-off. The socket is kept, and opened
+    /// again after an I/O error.
+    fn addresses(&mut self, add: bool) {
         let what = if add { "add" } else { "remove" };
-        match r {
-            Ok(Ok(failed)) => {
-                for (addr, e) in failed {
-                    error!(%addr, op = what, error = %crate::cli::error_chain(&e), "virtual address change failed");
+        if self.netif.is_none() {
+            match Netif::open() {
+                Ok(n) => self.netif = Some(n),
+                Err(e) => {
+                    error!(op = what, error = %crate::cli::error_chain(&e), "virtual addresses not changed");
+                    return;
                 }
             }
-            Ok(Err(e)) => {
-                error!(op = what, error = %crate::cli::error_chain(&e), "virtual addresses not changed")
+        }
+        let Some(nl) = self.netif.as_mut() else {
+            return;
+        };
+        let mut broken = false;
+        for v in &self.cfg.virtual_addresses {
+            let Some(d) = self.io.devices.get(&v.device) else {
+                continue;
+            };
+            let r = if add {
+                nl.add_address(d.index, v.address, v.prefix_len).map(drop)
+            } else {
+                nl.del_address(d.index, v.address, v.prefix_len).map(drop)
+            };
+            if let Err(e) = r {
+                broken |= matches!(e, NetifError::Io { .. } | NetifError::Decode { .. });
+                error!(addr = %v.address, op = what, error = %crate::cli::error_chain(&e), "virtual address change failed");
             }
-            Err(_) => error!(op = what, "the rtnetlink thread failed"),
+        }
+        if broken {
+            self.netif = None;
         }
     }
 
