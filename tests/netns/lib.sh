@@ -170,10 +170,11 @@ vip_scrub() {
 gen_config() {
   local impl=$1 role=$2 prio=$3 adv=$4
   shift 4
-  local preempt=true unicast=0 fam=4 o
+  local preempt=true unicast=0 fam=4 track='' o
   for o in "$@"; do
     case $o in
       preempt=false) preempt=false ;;
+      track=*) track=${o#track=} ;;
       unicast) unicast=1 ;;
       ipv6) fam=6 ;;
       *) echo "gen_config: unknown option $o" >&2; return 1 ;;
@@ -204,6 +205,7 @@ gen_config() {
         echo "    unicast_peers: [$peer]"
       fi
       echo "    virtual_addresses: [$vip]"
+      [ -n "$track" ] && echo "    track: {interfaces: [{name: $track, weight: 0}]}"
     } >"$f"
   else
     local secs

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # VRRP failover between two directors in network namespaces, on the real kernel: election,
 # crash (SIGKILL) and graceful (SIGTERM) failover, preemption, unicast, IPv6, malformed
-# adverts, and interoperation with keepalived (the reference implementation).
+# adverts, interoperation with keepalived (the reference implementation), and interface
+# tracking (a tracked link down -> FAULT -> the peer takes over; up -> back).
 #
 #   sudo tests/netns/vrrp.sh
 #
@@ -12,7 +13,8 @@
 # Environment:
 #   IPVSD=PATH            binary under test (default: cargo build --release, target/release/ipvsd)
 #   VRRP_IMPL=keepalived  run cases 1-6 with keepalived on both sides: checks the test itself
-#                         against the reference (case 7, interop, is then skipped)
+#                         against the reference (cases 7, interop, and 8, tracking, are
+#                         then skipped)
 #   VRRP_ADVERT_MS=1000   advert interval of the cases (a multiple of 10)
 #   KEEP=1                keep the scratch directory (configs, logs)
 #
@@ -373,6 +375,45 @@ else
       "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
   fi
   client_moved "7b preempt" "$VIP4" "$MAC_A"
+fi
+
+# --- 8. interface tracking --------------------------------------------------------------
+
+if [ "$IMPL" != ipvsd ]; then
+  skip "8 interface tracking" "VRRP_IMPL=$IMPL: the generated keepalived config tracks nothing"
+else
+  echo "# 8. a tracks an interface with weight 0: down -> FAULT, b takes over; up -> a again"
+  reset_lab
+  # The tracked link: a veth pair inside a's namespace (its carrier follows the peer).
+  ip -n "$(ns_of a)" link add trk0 type veth peer name trk1
+  ip -n "$(ns_of a)" link set trk1 up
+  ip -n "$(ns_of a)" link set trk0 up
+  start a ipvsd 150 track=trk0
+  start b ipvsd 100
+  election "8 tracking" "$VIP4"
+  # Polled once a second, then a priority-0 advert: b takes over within 1 s + its skew.
+  ip -n "$(ns_of a)" link set trk0 down
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" $((1000 + SKEW_B + MARGIN)) vip_on b "$VIP4"; then
+    ok "8 tracking: b holds $VIP4 ${ELAPSED_MS} ms after a's tracked link went down"
+  else
+    notok "8 tracking: b holds $VIP4 after a's tracked link went down" "not within $((1000 + SKEW_B + MARGIN)) ms"
+  fi
+  check "8 tracking: a released $VIP4" vip_off a "$VIP4"
+  check "8 tracking: a logged the move to fault" \
+    grep -aq 'vrrp state changed from=master to=fault reason=fault' "${DLOG[a]}"
+  ip -n "$(ns_of a)" link set trk0 up
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" $((1000 + MDI_A + MARGIN)) both; then
+    ok "8 tracking: the link back up, a holds $VIP4 again (${ELAPSED_MS} ms) and b released it"
+  else
+    notok "8 tracking: a holds $VIP4 again once the link is back" \
+      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+  fi
+  check "8 tracking: a logged leaving fault" \
+    grep -aq 'vrrp state changed from=fault to=backup reason=fault_cleared' "${DLOG[a]}"
 fi
 
 reset_lab
