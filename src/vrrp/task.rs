@@ -381,7 +381,7 @@ impl Runner {
             self.addresses(false);
         }
         // Tracked interfaces first, so an instance whose link is down starts in FAULT.
-        self.poll_tracking(Instant::now()).await;
+        self.poll_tracking().await;
         self.input(Input::Startup).await;
         let mut track_tick = interval(Duration::from_secs(1));
         track_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -439,7 +439,7 @@ impl Runner {
                     self.input(Input::Timer).await;
                 }
                 _ = track_tick.tick(), if !self.cfg.track_interfaces.is_empty() => {
-                    self.poll_tracking(Instant::now()).await;
+                    self.poll_tracking().await;
                 }
                 _ = refresh_tick.tick(), if !refresh.is_zero() => {
                     if self.fsm.state() == State::Master {
@@ -481,7 +481,7 @@ impl Runner {
     }
 
     /// Reads the tracked interfaces; hands a changed priority or fault to the machine.
-    async fn poll_tracking(&mut self, _now: Instant) {
+    async fn poll_tracking(&mut self) {
         if self.cfg.track_interfaces.is_empty() {
             return;
         }

@@ -122,6 +122,9 @@ pub enum DecodeError {
     BadMessageLength { offset: usize, len: usize },
     #[error("netlink error or done message of {len} bytes has no error code")]
     ShortControlMessage { len: usize },
+    /// Any other error of the shared netlink framing.
+    #[error("netlink framing")]
+    Framing(#[source] crate::ipvs::netlink::decode::DecodeError),
     #[error("{what} message of {len} bytes is shorter than its {need} byte header")]
     ShortHeader {
         what: &'static str,
@@ -144,6 +147,21 @@ pub enum DecodeError {
     BadIndex { index: i64 },
     #[error("address of family {family} has prefix length {prefix_len}")]
     BadPrefix { family: u8, prefix_len: u8 },
+}
+
+/// The shared framing's errors, under the same names here.
+impl From<crate::ipvs::netlink::decode::DecodeError> for DecodeError {
+    fn from(e: crate::ipvs::netlink::decode::DecodeError) -> Self {
+        use crate::ipvs::netlink::decode::DecodeError as Frame;
+        match e {
+            Frame::TruncatedMessage { offset } => DecodeError::TruncatedMessage { offset },
+            Frame::BadMessageLength { offset, len } => {
+                DecodeError::BadMessageLength { offset, len }
+            }
+            Frame::ShortControlMessage { len } => DecodeError::ShortControlMessage { len },
+            other => DecodeError::Framing(other),
+        }
+    }
 }
 
 // === Requests ===
@@ -317,102 +335,12 @@ fn push_attr(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
 
 // === Messages ===
 
-/// One message of a datagram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Message<'a> {
-    pub msg_type: u16,
-    pub flags: u16,
-    pub seq: u32,
-    pub port: u32,
-    pub payload: &'a [u8],
-}
+/// The framing is the IPVS client's (`ipvs::netlink::frame`): one netlink, one parser.
+pub use crate::ipvs::netlink::frame::{Body, Message};
 
 /// Splits a datagram into its messages.
 pub fn split_messages(datagram: &[u8]) -> Result<Vec<Message<'_>>, DecodeError> {
-    let mut out = Vec::new();
-    let mut rest = datagram;
-    let mut offset = 0usize;
-    while !rest.is_empty() {
-        let header = rest
-            .first_chunk::<NLMSG_HDRLEN>()
-            .ok_or(DecodeError::TruncatedMessage { offset })?;
-        let [
-            l0,
-            l1,
-            l2,
-            l3,
-            t0,
-            t1,
-            f0,
-            f1,
-            s0,
-            s1,
-            s2,
-            s3,
-            p0,
-            p1,
-            p2,
-            p3,
-        ] = *header;
-        let len = usize::try_from(u32::from_ne_bytes([l0, l1, l2, l3])).unwrap_or(usize::MAX);
-        if len < NLMSG_HDRLEN || len > rest.len() {
-            return Err(DecodeError::BadMessageLength { offset, len });
-        }
-        out.push(Message {
-            msg_type: u16::from_ne_bytes([t0, t1]),
-            flags: u16::from_ne_bytes([f0, f1]),
-            seq: u32::from_ne_bytes([s0, s1, s2, s3]),
-            port: u32::from_ne_bytes([p0, p1, p2, p3]),
-            payload: rest.get(NLMSG_HDRLEN..len).unwrap_or_default(),
-        });
-        // The last message's padding may be missing.
-        let step = align4(len).min(rest.len());
-        rest = rest.get(step..).unwrap_or_default();
-        offset += step;
-    }
-    Ok(out)
-}
-
-/// What a message says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body<'a> {
-    /// An rtnetlink message (a reply, a dump entry or a notification): its payload.
-    Data(&'a [u8]),
-    /// `NLMSG_ERROR` with error 0.
-    Ack,
-    /// `NLMSG_ERROR` with an errno (positive here).
-    Error { errno: i32 },
-    /// `NLMSG_DONE`, with the dump's errno (0 when it completed).
-    Done { errno: i32 },
-    /// `NLMSG_NOOP`, `NLMSG_OVERRUN` and other control types.
-    Ignored,
-}
-
-/// The `int` at the start of an error or done payload, as a positive errno.
-fn errno_at(payload: &[u8]) -> Option<i32> {
-    let code = i32::from_ne_bytes(*payload.first_chunk::<4>()?);
-    Some(code.checked_neg().unwrap_or(i32::MAX))
-}
-
-impl<'a> Message<'a> {
-    pub fn body(&self) -> Result<Body<'a>, DecodeError> {
-        match self.msg_type {
-            NLMSG_ERROR => match errno_at(self.payload) {
-                Some(0) => Ok(Body::Ack),
-                Some(errno) => Ok(Body::Error { errno }),
-                None => Err(DecodeError::ShortControlMessage {
-                    len: self.payload.len(),
-                }),
-            },
-            // Old kernels end some dumps with an empty NLMSG_DONE.
-            NLMSG_DONE => Ok(Body::Done {
-                errno: errno_at(self.payload).unwrap_or(0),
-            }),
-            NLMSG_NOOP | NLMSG_OVERRUN => Ok(Body::Ignored),
-            t if t < NLMSG_MIN_TYPE => Ok(Body::Ignored),
-            _ => Ok(Body::Data(self.payload)),
-        }
-    }
+    crate::ipvs::netlink::frame::split_messages(datagram).map_err(DecodeError::from)
 }
 
 // === Collecting one answer ===
@@ -463,7 +391,7 @@ impl Answer {
         let messages = split_messages(datagram)?;
         let bodies = messages
             .iter()
-            .map(|m| m.body().map(|b| (m, b)))
+            .map(|m| m.body().map(|b| (m, b)).map_err(DecodeError::from))
             .collect::<Result<Vec<_>, _>>()?;
         for (msg, body) in bodies {
             if msg.seq != self.seq || self.end.is_some() {

@@ -549,7 +549,9 @@ fn message_lengths_below_the_header_or_past_the_datagram_are_errors() {
     );
     let short_error = msg(NLMSG_ERROR, 0, 1, &[0, 0]);
     assert_eq!(
-        split_messages(&short_error).unwrap()[0].body(),
+        split_messages(&short_error).unwrap()[0]
+            .body()
+            .map_err(DecodeError::from),
         Err(DecodeError::ShortControlMessage { len: 2 })
     );
 }
