@@ -12,4 +12,5 @@ pub mod controller;
 pub mod daemon;
 pub mod ipvs;
 pub mod metrics;
+pub mod status;
 pub mod vrrp;

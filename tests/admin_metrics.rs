@@ -1,10 +1,18 @@
-//! The admin listener of a running daemon (in-memory IPVS backend): /healthz, /readyz and
-//! /metrics after a real server fails its checks and another passes.
+//! The admin API of a running daemon (in-memory IPVS backend), read the way operators
+//! read it: /metrics parsed by a real OpenMetrics parser, the status document as JSON,
+//! `ipvsd status`, `ipvsd drain|undrain`, after controlled events: a real server fails
+//! its checks, an operator drains one, the config is reloaded (and a bad one rejected).
+
+mod openmetrics;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 struct Daemon(Child);
 
@@ -15,12 +23,30 @@ impl Drop for Daemon {
     }
 }
 
+impl Daemon {
+    fn hup(&self) {
+        kill(Pid::from_raw(self.0.id() as i32), Signal::SIGHUP).unwrap();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A TCP server that accepts and closes, forever (the test process ends it).
+fn listener() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            drop(c);
+        }
+    });
+    port
 }
 
 /// GET path -> (status, body).
@@ -39,44 +65,83 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body.to_string()))
 }
 
-/// The value of one series (`name{labels}` exactly as exposed).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (s, v) = l.rsplit_once(' ')?;
-        (s == series).then(|| v.parse().ok())?
-    })
+/// POST a body with a content type -> status.
+fn post(port: u16, path: &str, content_type: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    raw.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The parsed exposition; panics if /metrics does not answer or does not parse.
+fn scrape(admin: u16) -> Vec<openmetrics::Sample> {
+    let (code, body) = get(admin, "/metrics").expect("/metrics answers");
+    assert_eq!(code, 200);
+    assert!(body.ends_with("# EOF\n"));
+    openmetrics::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"))
+}
+
+fn value(samples: &[openmetrics::Sample], sel: &str) -> f64 {
+    openmetrics::value(samples, sel).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Scrapes until `sel` has the value `want` (at most 10 s); the samples of that scrape.
+fn wait_for(admin: u16, sel: &str, want: f64) -> Vec<openmetrics::Sample> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if get(admin, "/metrics").is_some() {
+            let s = scrape(admin);
+            if openmetrics::value(&s, sel) == Ok(want) {
+                return s;
+            }
+        }
+        assert!(Instant::now() < deadline, "{sel} never became {want}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ipvsd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ipvsd"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn config(path: &Path, admin: u16, servers: &[(u16, u32)]) {
+    let mut y = format!(
+        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\"}}\n\
+         virtual_servers:\n\
+         \x20 - name: web\n\
+         \x20   address: 203.0.113.7:80\n\
+         \x20   forwarding: nat\n\
+         \x20   checks: [{{type: tcp, interval: 100ms, timeout: 50ms, rise: 1, fall: 1}}]\n\
+         \x20   real_servers:\n"
+    );
+    for (port, weight) in servers {
+        y.push_str(&format!(
+            "      - {{address: \"127.0.0.1:{port}\", weight: {weight}}}\n"
+        ));
+    }
+    std::fs::write(path, y).unwrap();
 }
 
 #[test]
-fn metrics_and_health_endpoints_report_a_failed_and_a_healthy_real_server() {
-    let up = TcpListener::bind("127.0.0.1:0").unwrap();
-    let up_port = up.local_addr().unwrap().port();
-    // Accept and close, forever (the test process ends it).
-    std::thread::spawn(move || {
-        for c in up.incoming() {
-            drop(c);
-        }
-    });
+fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
+    let up_port = listener();
     let down_port = free_port();
     let admin = free_port();
+    let admin_arg = format!("127.0.0.1:{admin}");
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("ipvsd.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\"}}\n\
-             virtual_servers:\n\
-             \x20 - name: web\n\
-             \x20   address: 203.0.113.7:80\n\
-             \x20   forwarding: nat\n\
-             \x20   checks: [{{type: tcp, interval: 100ms, timeout: 50ms, rise: 1, fall: 1}}]\n\
-             \x20   real_servers:\n\
-             \x20     - {{address: \"127.0.0.1:{up_port}\", weight: 2}}\n\
-             \x20     - {{address: \"127.0.0.1:{down_port}\", weight: 3}}\n"
-        ),
-    )
-    .unwrap();
-    let _d = Daemon(
+    config(&cfg, admin, &[(up_port, 2), (down_port, 3)]);
+    let d = Daemon(
         Command::new(env!("CARGO_BIN_EXE_ipvsd"))
             .args(["run", "--ipvs-backend", "memory", "--config"])
             .arg(&cfg)
@@ -85,78 +150,244 @@ fn metrics_and_health_endpoints_report_a_failed_and_a_healthy_real_server() {
             .spawn()
             .unwrap(),
     );
-    let up_rs = format!("real_server=\"127.0.0.1:{up_port}\"");
-    let down_rs = format!("real_server=\"127.0.0.1:{down_port}\"");
-    let want_transition = format!(
-        "ipvsd_real_server_transitions_total{{virtual_server=\"web\",{down_rs},to=\"down\"}}"
+    let up = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{up_port}\"");
+    let down = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{down_port}\"");
+
+    // 1. A real server fails its checks.
+    let m = wait_for(
+        admin,
+        &format!("ipvsd_real_server_transitions{{{down},to=\"down\"}}"),
+        1.0,
     );
-    // Until the failed server's transition shows (a few probes), at most 10 s.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        if let Some((200, body)) = get(admin, "/metrics")
-            && sample(&body, &want_transition) == Some(1.0)
-        {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "no down transition in /metrics");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let s =
-        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
-    assert_eq!(s("ipvsd_ready"), 1.0);
-    assert_eq!(s("ipvsd_config_last_reload_successful"), 1.0);
-    assert_eq!(
-        s(&format!(
-            "ipvsd_real_server_up{{virtual_server=\"web\",{up_rs}}}"
-        )),
-        1.0
-    );
-    assert_eq!(
-        s(&format!(
-            "ipvsd_real_server_up{{virtual_server=\"web\",{down_rs}}}"
-        )),
-        0.0
-    );
+    let v = |sel: &str| value(&m, sel);
+    assert_eq!(v("ipvsd_ready"), 1.0);
+    assert_eq!(v("ipvsd_config_last_reload_successful"), 1.0);
+    assert_eq!(v(&format!("ipvsd_real_server_up{{{up}}}")), 1.0);
+    assert_eq!(v(&format!("ipvsd_real_server_up{{{down}}}")), 0.0);
     // on_failure: drain: the failed server stays at weight 0, the healthy one at 2.
+    assert_eq!(v(&format!("ipvsd_real_server_weight{{{up}}}")), 2.0);
+    assert_eq!(v(&format!("ipvsd_real_server_weight{{{down}}}")), 0.0);
+    assert_eq!(v(&format!("ipvsd_real_server_drained{{{up}}}")), 0.0);
     assert_eq!(
-        s(&format!(
-            "ipvsd_real_server_weight{{virtual_server=\"web\",{up_rs}}}"
+        v(&format!(
+            "ipvsd_real_server_last_failure{{{down},reason=\"refused\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        v("ipvsd_virtual_server_alive_weight{virtual_server=\"web\"}"),
+        2.0
+    );
+    assert_eq!(
+        v("ipvsd_virtual_server_quorum_up{virtual_server=\"web\"}"),
+        1.0
+    );
+    assert!(
+        v(&format!(
+            "ipvsd_checks{{{up},check=\"tcp#0\",result=\"success\"}}"
+        )) >= 1.0
+    );
+    assert!(
+        v(&format!(
+            "ipvsd_checks{{{down},check=\"tcp#0\",result=\"failure\"}}"
+        )) >= 1.0
+    );
+    assert!(v("ipvsd_check_duration_seconds{virtual_server=\"web\",check=\"tcp#0\"}") >= 2.0);
+    assert!(v("ipvsd_reconcile_writes{op=\"add_service\"}") >= 1.0);
+    assert!(v("process_resident_memory_bytes") > 0.0);
+    // The kernel's side (here the in-memory table), with node_exporter's label names.
+    let backend = |port: u16| {
+        format!(
+            "virtual_server=\"web\",local_address=\"203.0.113.7\",local_port=\"80\",proto=\"TCP\",remote_address=\"127.0.0.1\",remote_port=\"{port}\""
+        )
+    };
+    assert_eq!(
+        v(&format!(
+            "ipvsd_ipvs_backend_weight{{{}}}",
+            backend(up_port)
         )),
         2.0
     );
     assert_eq!(
-        s(&format!(
-            "ipvsd_real_server_weight{{virtual_server=\"web\",{down_rs}}}"
+        v(&format!(
+            "ipvsd_ipvs_backend_weight{{{}}}",
+            backend(down_port)
         )),
         0.0
     );
     assert_eq!(
-        s(&format!(
-            "ipvsd_real_server_last_failure{{virtual_server=\"web\",{down_rs},reason=\"refused\"}}"
+        v(&format!(
+            "ipvsd_ipvs_backend_connections_active{{{}}}",
+            backend(up_port)
         )),
-        1.0
+        0.0
     );
     assert_eq!(
-        s("ipvsd_virtual_server_alive_weight{virtual_server=\"web\"}"),
-        2.0
+        v(
+            "ipvsd_ipvs_connections{virtual_server=\"web\",local_address=\"203.0.113.7\",local_port=\"80\",proto=\"TCP\",local_mark=\"\"}"
+        ),
+        0.0
+    );
+
+    // The status document says the same.
+    let out = ipvsd(&["status", "--json", "--admin", &admin_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ready"], true);
+    let vs = &doc["virtual_servers"][0];
+    assert_eq!(vs["name"], "web");
+    assert_eq!(vs["service"], "TCP 203.0.113.7:80");
+    assert_eq!(vs["in_kernel"], true);
+    let rs = |port: u16| {
+        vs["real_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == format!("127.0.0.1:{port}"))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(rs(up_port)["health"], "up");
+    assert_eq!(rs(up_port)["kernel_weight"], 2);
+    assert_eq!(rs(up_port)["checks"][0]["last"]["result"], "success");
+    assert!(
+        rs(up_port)["checks"][0]["last"]["latency_seconds"]
+            .as_f64()
+            .unwrap()
+            < 0.05
+    );
+    assert_eq!(rs(down_port)["health"], "down");
+    assert_eq!(rs(down_port)["kernel_weight"], 0);
+    assert_eq!(rs(down_port)["last_failure"]["reason"], "refused");
+    assert_eq!(rs(down_port)["checks"][0]["last"]["reason"], "refused");
+    let out = ipvsd(&["status", "--admin", &admin_arg]);
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let down_addr = format!("127.0.0.1:{down_port}");
+    let line = table.lines().find(|l| l.contains(&down_addr)).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    // -> ADDR Forward Weight ActiveConn InActConn Health Drain Last-failure...
+    assert_eq!(
+        &cols[..8],
+        ["->", &down_addr, "Masq", "0", "0", "0", "down", "-"],
+        "{table}"
+    );
+    assert_eq!(cols[8..10], ["tcp#0", "refused:"], "{table}");
+
+    // 2. The operator drains the healthy server: weight 0, out of the quorum.
+    let up_addr = format!("127.0.0.1:{up_port}");
+    let out = ipvsd(&["drain", "web", &up_addr, "--admin", &admin_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        s("ipvsd_virtual_server_quorum_up{virtual_server=\"web\"}"),
+        String::from_utf8_lossy(&out.stdout),
+        format!("{up_addr} of web: drained\n")
+    );
+    let m = wait_for(admin, &format!("ipvsd_real_server_drained{{{up}}}"), 1.0);
+    assert_eq!(value(&m, &format!("ipvsd_real_server_weight{{{up}}}")), 0.0);
+    assert_eq!(value(&m, &format!("ipvsd_real_server_up{{{up}}}")), 1.0);
+    assert_eq!(
+        value(
+            &m,
+            "ipvsd_virtual_server_alive_weight{virtual_server=\"web\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(&m, "ipvsd_virtual_server_quorum_up{virtual_server=\"web\"}"),
+        0.0
+    );
+    let m = wait_for(
+        admin,
+        &format!("ipvsd_ipvs_backend_weight{{{}}}", backend(up_port)),
+        0.0,
+    );
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_drained{{{up}}}")),
         1.0
     );
-    assert!(
-        s(&format!(
-            "ipvsd_checks_total{{virtual_server=\"web\",{up_rs},check=\"tcp#0\",result=\"success\"}}"
-        )) >= 1.0
+    // Again: no change. Unknown names: exit 5 with what exists.
+    let out = ipvsd(&["drain", "web", &up_addr, "--admin", &admin_arg]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already drained"));
+    let out = ipvsd(&["drain", "web", "192.0.2.99:80", "--admin", &admin_arg]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no real server `192.0.2.99:80`"));
+    let out = ipvsd(&["undrain", "nope", "192.0.2.99:80", "--admin", &admin_arg]);
+    assert_eq!(out.status.code(), Some(5));
+    // A drain must be JSON: a form post (what a web page could send) is refused.
+    assert_eq!(
+        post(
+            admin,
+            "/api/v1/drain",
+            "application/x-www-form-urlencoded",
+            "virtual_server=web"
+        ),
+        Some(415)
     );
-    assert!(
-        s(&format!(
-            "ipvsd_checks_total{{virtual_server=\"web\",{down_rs},check=\"tcp#0\",result=\"failure\"}}"
-        )) >= 1.0
+
+    // 3. A reload adds a real server: the drain survives it.
+    let third = listener();
+    config(&cfg, admin, &[(up_port, 2), (down_port, 3), (third, 4)]);
+    d.hup();
+    let third_rs = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{third}\"");
+    let m = wait_for(
+        admin,
+        &format!("ipvsd_real_server_weight{{{third_rs}}}"),
+        4.0,
     );
-    assert!(s("ipvsd_reconcile_writes_total{op=\"add_service\"}") >= 1.0);
-    assert!(s("process_resident_memory_bytes") > 0.0);
-    assert!(text.ends_with("# EOF\n"));
+    assert_eq!(value(&m, "ipvsd_config_reloads{result=\"success\"}"), 1.0);
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_drained{{{up}}}")),
+        1.0
+    );
+    assert_eq!(value(&m, &format!("ipvsd_real_server_weight{{{up}}}")), 0.0);
+    assert_eq!(
+        value(
+            &m,
+            "ipvsd_virtual_server_alive_weight{virtual_server=\"web\"}"
+        ),
+        4.0
+    );
+
+    // 4. A bad config is rejected: flag down, everything else as it was.
+    std::fs::write(&cfg, "virtual_servers: [{address: nonsense}]\n").unwrap();
+    d.hup();
+    let m = wait_for(admin, "ipvsd_config_last_reload_successful", 0.0);
+    assert_eq!(value(&m, "ipvsd_config_reloads{result=\"failure\"}"), 1.0);
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_weight{{{third_rs}}}")),
+        4.0
+    );
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_drained{{{up}}}")),
+        1.0
+    );
+
+    // 5. Undrained (the service named as `ipvsd status` shows it): the weight comes back.
+    let out = ipvsd(&[
+        "undrain",
+        "TCP 203.0.113.7:80",
+        &up_addr,
+        "--admin",
+        &admin_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = wait_for(admin, &format!("ipvsd_real_server_weight{{{up}}}"), 2.0);
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_drained{{{up}}}")),
+        0.0
+    );
 
     assert_eq!(get(admin, "/healthz"), Some((200, "ok\n".into())));
     assert_eq!(get(admin, "/readyz"), Some((200, "ready\n".into())));

@@ -33,12 +33,34 @@ pub struct Transition {
     pub reason: Option<String>,
 }
 
+/// The last result of one check, for the status document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastProbe {
+    pub outcome: Outcome,
+    pub at: Instant,
+}
+
+/// What the status document shows of one real server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerView<'a> {
+    pub health: Health,
+    /// When it last changed state (None: still in its initial state).
+    pub since: Option<Instant>,
+    /// The last result of each check (None: not probed yet).
+    pub last: &'a [Option<LastProbe>],
+    /// The most recent failed probe of any check: (check index, failure, when).
+    pub last_failure: Option<&'a (usize, super::Failure, Instant)>,
+}
+
 #[derive(Clone, Debug)]
 struct Server {
     service_name: String,
     checks: Vec<Check>,
     health: ServerHealth,
     up_since: Option<Instant>,
+    since: Option<Instant>,
+    last: Vec<Option<LastProbe>>,
+    last_failure: Option<(usize, super::Failure, Instant)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -71,8 +93,15 @@ impl Servers {
         let server = self.map.get_mut(&(id.service, id.dest))?;
         let ok = outcome.result.is_ok();
         let reason = outcome.result.as_ref().err().map(|f| f.to_string());
+        if let Err(f) = &outcome.result {
+            server.last_failure = Some((id.index, f.clone(), now));
+        }
+        if let Some(slot) = server.last.get_mut(id.index) {
+            *slot = Some(LastProbe { outcome, at: now });
+        }
         let to = server.health.record(id.index, ok)?;
         server.up_since = (to == Health::Up).then_some(now);
+        server.since = Some(now);
         Some(Transition {
             service: server.service_name.clone(),
             dest: id.dest,
@@ -98,6 +127,16 @@ impl Servers {
 
     pub fn health(&self, service: ServiceKey, dest: DestKey) -> Option<Health> {
         self.map.get(&(service, dest)).map(|s| s.health.state())
+    }
+
+    /// Health, last results and last failure of one real server.
+    pub fn view(&self, service: ServiceKey, dest: DestKey) -> Option<ServerView<'_>> {
+        self.map.get(&(service, dest)).map(|s| ServerView {
+            health: s.health.state(),
+            since: s.since,
+            last: &s.last,
+            last_failure: s.last_failure.as_ref(),
+        })
     }
 
     /// Every check to run: its id, the check, and where it probes.
@@ -127,6 +166,9 @@ fn fresh(service_name: &str, rs: &RealServer) -> Server {
         checks: rs.checks.clone(),
         health: ServerHealth::new(initial_health(rs), &rise_fall),
         up_since: None,
+        since: None,
+        last: vec![None; rs.checks.len()],
+        last_failure: None,
     }
 }
 

@@ -1,10 +1,14 @@
 //! The command line: `ipvsd check-config`, `ipvsd run` (and `run --dry-run`), `ipvsd
-//! status`, `ipvsd export`.
+//! apply`, `ipvsd status` and `ipvsd drain|undrain` (clients of the running daemon's
+//! admin API), `ipvsd list` and `ipvsd export` (the kernel's table).
 //!
 //! Each subcommand is a thin shell: load the config, call the library, print, pick the
 //! exit code. Exit codes are part of the interface (README, "Exit codes").
 
+mod admin;
+
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -75,8 +79,44 @@ pub enum Command {
         #[arg(short, long, default_value = config::DEFAULT_PATH)]
         config: PathBuf,
     },
-    /// Print the live IPVS table like `ipvsadm -Ln`, marking the services ipvsd owns.
+    /// Ask the running daemon (admin API) for its status: each virtual server's real
+    /// servers with the kernel's weight and connections, health, drain and the last
+    /// failure; then the VRRP instances.
     Status {
+        /// The config whose `admin_listen` to ask.
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The admin API's address (instead of the config's `admin_listen`).
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drain a real server in the running daemon: weight 0 (established connections
+    /// finish) until undrained, whatever its health, across reloads.
+    Drain {
+        /// The virtual server: its `name`, or `TCP 192.0.2.1:80` / `FWM 3` as ipvsd status shows it.
+        virtual_server: String,
+        /// The real server: `address:port` as in the config.
+        real_server: String,
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+    },
+    /// Undo `ipvsd drain`: the real server gets its weight back if healthy.
+    Undrain {
+        virtual_server: String,
+        real_server: String,
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+    },
+    /// Print the live IPVS table like `ipvsadm -Ln`, marking the services ipvsd owns
+    /// (read from the kernel; no daemon needed).
+    List {
         /// The config that says which services ipvsd owns.
         #[arg(short, long, default_value = config::DEFAULT_PATH)]
         config: PathBuf,
@@ -118,6 +158,33 @@ pub fn dispatch(cli: Cli) -> u8 {
         } => dry_run(&config),
         Command::Status {
             config,
+            admin: a,
+            json,
+        } => admin::status(admin::address(a, &config), json),
+        Command::Drain {
+            virtual_server,
+            real_server,
+            config,
+            admin: a,
+        } => admin::drain(
+            admin::address(a, &config),
+            &virtual_server,
+            &real_server,
+            true,
+        ),
+        Command::Undrain {
+            virtual_server,
+            real_server,
+            config,
+            admin: a,
+        } => admin::drain(
+            admin::address(a, &config),
+            &virtual_server,
+            &real_server,
+            false,
+        ),
+        Command::List {
+            config,
             stats,
             rate,
             exact,
@@ -127,7 +194,7 @@ pub fn dispatch(cli: Cli) -> u8 {
                 (_, true) => Columns::Rate,
                 _ => Columns::Plain,
             };
-            status(&config, columns, exact)
+            list(&config, columns, exact)
         }
         Command::Export { owned, config } => export(owned.then_some(config.as_path())),
         Command::Apply { config } => apply(&config),
@@ -234,7 +301,7 @@ fn owned_names(path: &std::path::Path) -> BTreeMap<ServiceKey, String> {
     }
 }
 
-fn status(config_path: &std::path::Path, columns: Columns, exact: bool) -> u8 {
+fn list(config_path: &std::path::Path, columns: Columns, exact: bool) -> u8 {
     let mut k = match kernel() {
         Ok(k) => k,
         Err(code) => return code,

@@ -20,6 +20,7 @@ use crate::controller::{Controller, Event, dest_key, initial_health};
 use crate::ipvs::model::{DestKey, ServiceKey, Table};
 use crate::ipvs::task::Command;
 use crate::metrics::{self, Metrics, Shared};
+use crate::status;
 
 pub struct Director {
     pub cfg: Config,
@@ -37,6 +38,8 @@ pub struct Director {
     metrics: Shared,
     /// The reason each real server last failed for (the one `last_failure` series it has).
     last_failure: BTreeMap<(ServiceKey, DestKey), Reason>,
+    /// Real servers drained by an operator: weight 0 until undrained, across reloads.
+    drains: BTreeSet<(ServiceKey, DestKey)>,
 }
 
 fn keys(cfg: &Config) -> BTreeSet<ServiceKey> {
@@ -60,6 +63,7 @@ impl Director {
             transitions: 0,
             metrics,
             last_failure: BTreeMap::new(),
+            drains: BTreeSet::new(),
         };
         d.publish_health();
         d
@@ -74,10 +78,16 @@ impl Director {
                     .health(vs.key, dest_key(rs))
                     .unwrap_or_else(|| initial_health(rs))
                     == Health::Up;
+                let labels = rs_labels(&vs.name, &dest_key(rs));
                 self.metrics
                     .real_server_up
-                    .get_or_create(&rs_labels(&vs.name, &dest_key(rs)))
+                    .get_or_create(&labels)
                     .set(i64::from(up));
+                let drained = self.drains.contains(&(vs.key, dest_key(rs)));
+                self.metrics
+                    .real_server_drained
+                    .get_or_create(&labels)
+                    .set(i64::from(drained));
             }
         }
     }
@@ -106,6 +116,7 @@ impl Director {
                     .health(vs.key, d)
                     .unwrap_or_else(|| initial_health(rs))
                     == Health::Up
+                    && !self.drains.contains(&(vs.key, d))
                 {
                     alive += u64::from(rs.weight);
                 }
@@ -142,9 +153,13 @@ impl Director {
 
     /// The desired table for now; `Some(command)` if it differs from the last one sent.
     pub fn update(&mut self, now: Instant) -> Option<Command> {
-        let d = self
-            .controller
-            .desired(&self.cfg, &self.servers.inputs(), now);
+        let mut inputs = self.servers.inputs();
+        for k in &self.drains {
+            if let Some(i) = inputs.get_mut(k) {
+                i.drained = true;
+            }
+        }
+        let d = self.controller.desired(&self.cfg, &inputs, now);
         self.ramping = d.ramping;
         for e in &d.events {
             match e {
@@ -273,9 +288,77 @@ impl Director {
         self.lateness.reset();
     }
 
+    /// Drains (`drain: true`) or undrains a real server named as the operator wrote it.
+    /// `Ok(changed)` and the command for the IPVS task; an error names what was not found.
+    pub fn drain(
+        &mut self,
+        virtual_server: &str,
+        real_server: &str,
+        drain: bool,
+        now: Instant,
+    ) -> Result<(bool, Option<Command>), String> {
+        let key = status::find_real_server(&self.cfg, virtual_server, real_server)?;
+        let changed = if drain {
+            self.drains.insert(key)
+        } else {
+            self.drains.remove(&key)
+        };
+        if !changed {
+            return Ok((false, None));
+        }
+        let name = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .find(|v| v.key == key.0)
+            .map(|v| v.name.clone())
+            .unwrap_or_default();
+        if drain {
+            info!(service = %name, rs = %key.1, "real server drained by the operator");
+        } else {
+            info!(service = %name, rs = %key.1, "real server undrained by the operator");
+        }
+        self.metrics
+            .real_server_drained
+            .get_or_create(&rs_labels(&name, &key.1))
+            .set(i64::from(drain));
+        Ok((true, self.update(now)))
+    }
+
+    /// The daemon's side of the status document.
+    pub fn status_view<'a>(
+        &'a self,
+        vrrp: Vec<(
+            &'a crate::config::VrrpInstance,
+            crate::vrrp::task::InstanceStatus,
+        )>,
+        ready: bool,
+    ) -> status::DaemonView<'a> {
+        let quorum_up = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .filter_map(|v| Some((v.key, self.controller.quorum_up(&v.key)?)))
+            .collect();
+        status::DaemonView {
+            cfg: &self.cfg,
+            servers: &self.servers,
+            drains: &self.drains,
+            desired: self.last.as_ref(),
+            quorum_up,
+            vrrp,
+            ready,
+        }
+    }
+
     /// A new config: servers whose checks did not change keep their health.
     pub fn reload(&mut self, cfg: Config, now: Instant) -> Option<Command> {
         self.servers = Servers::from_config(&cfg, Some(&self.servers));
+        let kept = status::drains_kept(&self.drains, &cfg);
+        for (svc, rs) in self.drains.difference(&kept) {
+            info!(service = %svc, rs = %rs, "drain dropped: the reload removed the real server");
+        }
+        self.drains = kept;
         // Services dropped by the new config are still ours to delete.
         self.owned = keys(&self.cfg);
         self.owned.extend(keys(&cfg));
@@ -284,6 +367,7 @@ impl Director {
         // and publish everything again (counters keep counting).
         let m = &self.metrics;
         m.real_server_up.clear();
+        m.real_server_drained.clear();
         m.real_server_weight.clear();
         m.real_server_last_failure.clear();
         m.virtual_server_alive_weight.clear();

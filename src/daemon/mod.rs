@@ -9,7 +9,7 @@
 //! across reloads that leave them unchanged, released (priority 0, addresses removed) on
 //! stop.
 
-mod admin;
+pub mod admin;
 pub mod director;
 mod logging;
 mod vrrp;
@@ -29,6 +29,7 @@ use crate::ipvs::backend::{Backend, MemoryBackend};
 use crate::ipvs::netlink::NetlinkBackend;
 use crate::ipvs::task::{self, Command, Connect, Event};
 use crate::metrics::{Metrics, Op as OpLabel, ResultLabel, Shared};
+use crate::status;
 use crate::vrrp::task::StateEvent;
 use director::Director;
 use vrrp::VrrpSet;
@@ -174,10 +175,18 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     let mut schedule_tick = tokio::time::interval(Duration::from_secs(60));
     schedule_tick.tick().await;
 
-    // The admin API: /metrics, /healthz, /readyz.
+    // The admin API: /metrics, /healthz, /readyz, status and drain; its requests for the
+    // director's state come here.
+    let (admin_tx, mut admin_rx) = mpsc::channel::<admin::DaemonRequest>(16);
+    let admin_ctx = admin::Ctx {
+        metrics: metrics.clone(),
+        ipvs: cmd_tx.clone(),
+        daemon: admin_tx,
+    };
+    metrics.ipvs.set_names(status::service_names(&director.cfg));
     let mut admin = tokio::spawn(admin::serve(
         director.cfg.global.admin_listen,
-        metrics.clone(),
+        admin_ctx.clone(),
     ));
 
     // VRRP: one task per instance; their state changes come back here.
@@ -206,8 +215,9 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                     metrics.config_last_reload_success_timestamp_seconds.set(unix_now());
                     if new.global.admin_listen != director.cfg.global.admin_listen {
                         admin.abort();
-                        admin = tokio::spawn(admin::serve(new.global.admin_listen, metrics.clone()));
+                        admin = tokio::spawn(admin::serve(new.global.admin_listen, admin_ctx.clone()));
                     }
+                    metrics.ipvs.set_names(status::service_names(&new));
                     // Checks restart with the new config; unchanged servers keep their health.
                     drop(checkers);
                     if let Some(c) = director.reload(new, Instant::now()) {
@@ -219,6 +229,22 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                     vrrp.services(&alive);
                 }
             }
+            Some(req) = admin_rx.recv() => match req {
+                admin::DaemonRequest::Status { kernel, reply } => {
+                    let view = director.status_view(vrrp.status(), ready);
+                    let _ = reply.send(status::build(&view, &kernel, &status::Clock::now()));
+                }
+                admin::DaemonRequest::Drain { virtual_server, real_server, drain, reply } => {
+                    let r = director.drain(&virtual_server, &real_server, drain, Instant::now());
+                    let r = r.map(|(changed, command)| {
+                        if let Some(c) = command {
+                            send(c);
+                        }
+                        changed
+                    });
+                    let _ = reply.send(r);
+                }
+            },
             Some(ev) = vrrp_rx.recv() => {
                 if let Some(d) = vrrp.on_event(&ev) {
                     send(Command::SyncDaemon(d));

@@ -13,7 +13,7 @@ use crate::ipvs::backend::{SyncDaemon, SyncRole};
 use crate::metrics::Shared;
 use crate::vrrp::fsm::{Reason, State};
 use crate::vrrp::notify::{Job, Notifier};
-use crate::vrrp::task::{InstanceTask, StateEvent};
+use crate::vrrp::task::{InstanceStatus, InstanceTask, StateEvent};
 
 /// How long a stopping instance may take to send its priority-0 advert and remove its
 /// addresses.
@@ -51,6 +51,11 @@ impl VrrpSet {
 
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
+    }
+
+    /// Every instance's config and where it stands now (for the status document).
+    pub fn status(&self) -> Vec<(&crate::config::VrrpInstance, InstanceStatus)> {
+        self.tasks.values().map(|t| (&t.cfg, t.status())).collect()
     }
 
     /// A state change of one instance: its notify command is queued, the other members

@@ -110,6 +110,10 @@ pub enum Command {
     /// The connection-sync daemon that should run (from the VRRP state), kept running
     /// from now on.
     SyncDaemon(SyncDaemon),
+    /// Read the owned services from the kernel now (settings, counters, connection
+    /// counts) for `/metrics` and the status document. Answered between passes; an error
+    /// if the backend is not open or the dump fails.
+    Snapshot(tokio::sync::oneshot::Sender<Result<Observed, String>>),
     /// Stop after an optional last action.
     Shutdown { remove_owned: bool },
 }
@@ -163,6 +167,11 @@ pub fn run(
             Ok(Command::SyncDaemon(d)) => {
                 sync_changed = sync.as_ref() != Some(&d);
                 sync = Some(d);
+            }
+            Ok(Command::Snapshot(reply)) => {
+                let _ = reply.send(snapshot(backend.as_mut(), desired.as_ref()));
+                // Not a trigger: the next pass stays when it was due.
+                continue;
             }
             Ok(Command::Shutdown { remove_owned }) => {
                 if let (true, Some(b), Some((_, owned))) =
@@ -258,6 +267,21 @@ pub fn run(
                 retry_after_error
             };
     }
+}
+
+/// The owned (and desired) services as the kernel holds them now.
+fn snapshot(
+    backend: Option<&mut Box<dyn Backend>>,
+    desired: Option<&(Table, BTreeSet<ServiceKey>)>,
+) -> Result<Observed, String> {
+    let Some(b) = backend else {
+        return Err("the ipvs backend is not open".into());
+    };
+    let mut observed = b.dump().map_err(|e| error_text(&e))?;
+    observed.retain(|k, _| {
+        desired.is_some_and(|(table, owned)| table.services.contains_key(k) || owned.contains(k))
+    });
+    Ok(observed)
 }
 
 /// Makes `want` the one connection-sync daemon running; true once it is. Logged at info

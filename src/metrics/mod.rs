@@ -5,6 +5,7 @@
 //! series through cheap clones of the handles it was given; nothing here decides anything.
 //! `render` encodes the OpenMetrics text for `/metrics`.
 
+pub mod ipvs;
 mod process;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub use ipvs::IpvsStats;
 pub use process::Process;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -140,6 +142,9 @@ pub struct Metrics {
     pub reconcile_drift_repairs: Counter,
     pub netlink_errors: Counter,
     pub reconcile_duration_seconds: Histogram,
+
+    /// The kernel's counters of the owned services, refreshed before each scrape.
+    pub ipvs: Arc<IpvsStats>,
 }
 
 impl Default for Metrics {
@@ -181,6 +186,7 @@ impl Metrics {
             reconcile_drift_repairs: Counter::default(),
             netlink_errors: Counter::default(),
             reconcile_duration_seconds: duration_histogram(),
+            ipvs: Arc::new(IpvsStats::default()),
         };
         m.register();
         m.build_info
@@ -330,6 +336,7 @@ impl Metrics {
             "Duration of a reconcile pass",
             self.reconcile_duration_seconds.clone(),
         );
+        r.register_collector(Box::new(self.ipvs.clone()));
         self.process.register(r);
     }
 

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -57,6 +57,17 @@ pub struct InstanceTask {
     pub cfg: VrrpInstance,
     ctl: mpsc::Sender<Control>,
     join: JoinHandle<()>,
+    status: watch::Receiver<InstanceStatus>,
+}
+
+/// Where an instance stands now (for the status document).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstanceStatus {
+    pub state: State,
+    /// The priority in force (after tracking).
+    pub priority: u8,
+    /// When it entered `state`.
+    pub since: std::time::SystemTime,
 }
 
 impl InstanceTask {
@@ -66,9 +77,24 @@ impl InstanceTask {
         metrics: Shared,
     ) -> InstanceTask {
         let (ctl, rx) = mpsc::channel(4);
+        let (status_tx, status) = watch::channel(InstanceStatus {
+            state: State::Initialize,
+            priority: cfg.priority,
+            since: std::time::SystemTime::now(),
+        });
         let span = info_span!("vrrp", instance = %cfg.name, vrid = cfg.vrid);
-        let join = tokio::spawn(run(cfg.clone(), rx, events, metrics).instrument(span));
-        InstanceTask { cfg, ctl, join }
+        let join = tokio::spawn(run(cfg.clone(), rx, events, metrics, status_tx).instrument(span));
+        InstanceTask {
+            cfg,
+            ctl,
+            join,
+            status,
+        }
+    }
+
+    /// The instance's state and priority now.
+    pub fn status(&self) -> InstanceStatus {
+        *self.status.borrow()
     }
 
     /// Moves this instance with its sync group (BACKUP or MASTER; ignored otherwise).
@@ -237,6 +263,7 @@ async fn run(
     mut ctl: mpsc::Receiver<Control>,
     events: mpsc::Sender<StateEvent>,
     metrics: Shared,
+    status: watch::Sender<InstanceStatus>,
 ) {
     metrics.set_vrrp_state(&cfg.name, State::Initialize);
     metrics
@@ -266,7 +293,7 @@ async fn run(
         }
     };
     info!(interface = %cfg.interface, source = %io.local, "vrrp instance started");
-    let mut runner = Runner::new(cfg, io, events, metrics);
+    let mut runner = Runner::new(cfg, io, events, metrics, status);
     runner.main(&mut ctl).await;
 }
 
@@ -296,6 +323,8 @@ struct Runner {
     /// without a healthy real server.
     down: Vec<bool>,
     dead: Vec<bool>,
+    /// State and priority for the status document.
+    status: watch::Sender<InstanceStatus>,
 }
 
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -316,7 +345,13 @@ async fn wait_until(
 }
 
 impl Runner {
-    fn new(cfg: VrrpInstance, io: Io, events: mpsc::Sender<StateEvent>, metrics: Shared) -> Runner {
+    fn new(
+        cfg: VrrpInstance,
+        io: Io,
+        events: mpsc::Sender<StateEvent>,
+        metrics: Shared,
+        status: watch::Sender<InstanceStatus>,
+    ) -> Runner {
         let label = Vrrp {
             vrrp_instance: cfg.name.clone(),
         };
@@ -370,6 +405,7 @@ impl Runner {
             received,
             down,
             dead,
+            status,
         }
     }
 
@@ -559,10 +595,16 @@ impl Runner {
         let t = tracked(&self.cfg, &self.down, &self.dead);
         self.input(Input::Priority(t.priority)).await;
         self.input(Input::Fault(t.fault)).await;
+        let priority = self.fsm.priority();
         self.metrics
             .vrrp_priority
             .get_or_create(&self.label)
-            .set(i64::from(self.fsm.priority()));
+            .set(i64::from(priority));
+        self.status.send_if_modified(|s| {
+            let changed = s.priority != priority;
+            s.priority = priority;
+            changed
+        });
     }
 
     async fn input(&mut self, input: Input) {
@@ -586,6 +628,11 @@ impl Runner {
             Action::Announce => self.announce(),
             Action::StateChanged { from, to, reason } => {
                 let priority = self.fsm.priority();
+                self.status.send_replace(InstanceStatus {
+                    state: to,
+                    priority,
+                    since: std::time::SystemTime::now(),
+                });
                 let m = &self.metrics;
                 m.set_vrrp_state(&self.cfg.name, to);
                 m.vrrp_transitions

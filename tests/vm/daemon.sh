@@ -10,7 +10,7 @@
 # touched (start, reload, stop); drift made with ipvsadm -d/-e/-a is repaired within one
 # reconcile interval; a reload edits in place and removes dropped services; an invalid
 # reload changes nothing; a stop leaves the rules; a restart adopts them with zero writes;
-# statistics read by `ipvsd status` equal `ipvsadm -Ln --stats --exact` after real traffic.
+# statistics read by `ipvsd list` equal `ipvsadm -Ln --stats --exact` after real traffic.
 set -euo pipefail
 
 # shellcheck source=tests/vm/lib.sh
@@ -164,7 +164,7 @@ t_foreign_untouched() {
 
 t_status_marks_owned_services() {
 	local out
-	out=$(ipvsd status --config "$CFG")
+	out=$(ipvsd list --config "$CFG")
 	expect_line "$out" "TCP  203.0.113.7:80 rr  [ipvsd: web]"
 	expect_line "$out" "FWM  3 sh (sh-port)  [ipvsd: mark3]"
 	expect_line "$out" "TCP  192.0.2.200:22 sh"
@@ -181,7 +181,7 @@ t_traffic_and_stats() {
 	# The kernel folds per-cpu counters into the totals every 2 s.
 	sleep 2.5
 	local ours theirs
-	ours=$(ipvsd status --stats --exact --config "$CFG" | sed -E 's/  \[ipvsd: [^]]*\]$//')
+	ours=$(ipvsd list --stats --exact --config "$CFG" | sed -E 's/  \[ipvsd: [^]]*\]$//')
 	theirs=$(d ipvsadm -Ln --stats --exact)
 	expect_eq "status --stats --exact vs ipvsadm -Ln --stats --exact" "$theirs" "$ours"
 	grep -qE '^TCP  203\.0\.113\.7:80 +10 ' <<<"$ours" || { printf '10 connections expected:\n%s\n' "$ours"; return 1; }
