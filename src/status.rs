@@ -28,6 +28,8 @@ pub struct Status {
     pub schema: u32,
     pub version: String,
     pub node: String,
+    /// Unix time the document was made.
+    pub generated_at: f64,
     /// The IPVS table has converged since start (`/readyz`).
     pub ready: bool,
     /// Why the kernel's side (weights, connections) is missing, if it is.
@@ -317,10 +319,22 @@ pub fn build(view: &DaemonView<'_>, kernel: &Result<Observed, String>, clock: &C
         schema: SCHEMA,
         version: env!("CARGO_PKG_VERSION").into(),
         node: view.cfg.global.node_name.clone(),
+        generated_at: unix(clock.wall),
         ready: view.ready,
         kernel_error: kernel.as_ref().err().cloned(),
         virtual_servers,
         vrrp_instances,
+    }
+}
+
+/// `42s`, `17m`, `5h`, `3d`.
+fn ago(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..120 => format!("{s}s"),
+        120..7200 => format!("{}m", s / 60),
+        7200..172_800 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
     }
 }
 
@@ -374,10 +388,11 @@ pub fn render(s: &Status) -> String {
                 _ => "Tunnel",
             };
             let failure = rs.last_failure.as_ref().map_or(String::new(), |f| {
+                let age = ago(s.generated_at - f.at);
                 if f.detail.is_empty() {
-                    format!("{} {}", f.check, f.reason)
+                    format!("{} {} ({age} ago)", f.check, f.reason)
                 } else {
-                    format!("{} {}: {}", f.check, f.reason, f.detail)
+                    format!("{} {}: {} ({age} ago)", f.check, f.reason, f.detail)
                 }
             });
             let line = format!(

@@ -145,7 +145,8 @@ if [ "${IPVSD_SKIP_VM:-}" = 1 ]; then
   skipped=$((skipped + n))
 else
   note "VM: building the VM-only test binaries and preparing the kernel and initramfs"
-  if ! cargo build --quiet || ! cargo test --no-run --quiet --features vm-tests --test vm_netlink --test vm_netlink_admin; then
+  if ! cargo build --quiet || ! cargo build --quiet --example openmetrics ||
+    ! cargo test --no-run --quiet --features vm-tests --test vm_netlink --test vm_netlink_admin; then
     n=$((${#VM_TESTS[@]} + ${#VM_TESTS_NEWER[@]}))
     fail "$n" "VM test binaries did not build: $n VM test scripts not run"
   elif ! bash tests/vm/run.sh --prepare; then

@@ -181,6 +181,11 @@ impl Collector for IpvsStats {
         let Ok(rows) = self.snapshot.lock() else {
             return Ok(());
         };
+        // Like the registry's families, a family without series is left out (no lone
+        // HELP/TYPE lines).
+        if rows.is_empty() {
+            return Ok(());
+        }
         for (name, help, get) in SERVICE_COUNTERS {
             let c = ConstCounter::new(0u64);
             let mut family = encoder.encode_descriptor(name, help, None, c.metric_type())?;
@@ -196,6 +201,9 @@ impl Collector for IpvsStats {
                     .map(move |(k, d)| (backend_labels(labels, k), d))
             })
             .collect();
+        if backends.is_empty() {
+            return Ok(());
+        }
         for (name, help, get) in BACKEND_COUNTERS {
             let c = ConstCounter::new(0u64);
             let mut family = encoder.encode_descriptor(name, help, None, c.metric_type())?;
@@ -239,6 +247,14 @@ impl Collector for IpvsStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_owned_service_means_no_ipvs_family_at_all() {
+        // Lone HELP/TYPE lines are legal OpenMetrics but trip some parsers; the registry's
+        // own families leave them out too.
+        let m = crate::metrics::Metrics::new();
+        assert!(!m.render().contains("ipvsd_ipvs_"));
+    }
 
     #[test]
     fn fwmark_services_are_labelled_as_node_exporter_labels_them() {

@@ -169,7 +169,7 @@ fn the_document_joins_health_drain_desired_and_kernel_state() {
     );
     assert_eq!(
         lines[5],
-        "  -> 198.51.100.37:80             Route   -      -          -          down   -     http#0 http_status: status 503"
+        "  -> 198.51.100.37:80             Route   -      -          -          down   -     http#0 http_status: status 503 (10s ago)"
     );
     assert_eq!(
         lines[7],

@@ -266,6 +266,26 @@ async fn run(
     status: watch::Sender<InstanceStatus>,
 ) {
     metrics.set_vrrp_state(&cfg.name, State::Initialize);
+    // Every counter series of the instance exists from the start at 0 (label values
+    // are fixed sets), so rate() and alerts see it before its first event.
+    let label = Vrrp {
+        vrrp_instance: cfg.name.clone(),
+    };
+    let _ = metrics.vrrp_became_master.get_or_create(&label);
+    let _ = metrics.vrrp_adverts_sent.get_or_create(&label);
+    let _ = metrics.vrrp_adverts_received.get_or_create(&label);
+    for s in State::ALL {
+        let _ = metrics.vrrp_transitions.get_or_create(&VrrpTo {
+            vrrp_instance: cfg.name.clone(),
+            to: s.as_str(),
+        });
+    }
+    for r in DropReason::ALL {
+        let _ = metrics.vrrp_packets_dropped.get_or_create(&VrrpReason {
+            vrrp_instance: cfg.name.clone(),
+            reason: r.as_str(),
+        });
+    }
     metrics
         .vrrp_priority
         .get_or_create(&Vrrp {

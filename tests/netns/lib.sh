@@ -49,6 +49,7 @@ lab_install() {
   command -v tcpdump >/dev/null || need+=(tcpdump)
   command -v python3 >/dev/null || need+=(python3)
   command -v ping >/dev/null || need+=(iputils-ping)
+  command -v curl >/dev/null || need+=(curl)
   if [ ${#need[@]} -gt 0 ]; then
     echo "# installing: ${need[*]}" >&2
     apt-get update -qq >&2
@@ -64,6 +65,45 @@ lab_ipvsd_binary() {
   fi
   (cd "$LAB_ROOT" && cargo build --release -q) >&2 || return 1
   IPVSD=$LAB_ROOT/target/release/ipvsd
+}
+
+# Sets OPENMETRICS to the exposition reader (examples/openmetrics.rs: a real OpenMetrics
+# parser; prints the value of each selector, fails if the text does not parse).
+lab_openmetrics_binary() {
+  (cd "$LAB_ROOT" && cargo build --release -q --example openmetrics) >&2 || return 1
+  OPENMETRICS=$LAB_ROOT/target/release/examples/openmetrics
+}
+
+# metric ROLE SELECTOR...: scrapes the director's /metrics (127.0.0.1:9180 in its
+# namespace) and prints each selector's value (see examples/openmetrics.rs).
+metric() {
+  local role=$1 text
+  shift
+  text=$(ip netns exec "$(ns_of "$role")" curl -sf --max-time 5 http://127.0.0.1:9180/metrics) || {
+    echo "metric: no answer from $role's /metrics" >&2
+    return 1
+  }
+  printf '%s\n' "$text" | "$OPENMETRICS" "$@"
+}
+
+# metric_is ROLE SELECTOR VALUE: the selector has exactly this value (numeric compare).
+metric_is() {
+  local v
+  v=$(metric "$1" "$2") || return 1
+  awk -v a="$v" -v b="$3" 'BEGIN { exit !(a + 0 == b + 0) }' || {
+    echo "metric_is: $1 $2 = $v, want $3" >&2
+    return 1
+  }
+}
+
+# metric_ge ROLE SELECTOR VALUE: the selector is at least VALUE.
+metric_ge() {
+  local v
+  v=$(metric "$1" "$2") || return 1
+  awk -v a="$v" -v b="$3" 'BEGIN { exit !(a + 0 >= b + 0) }' || {
+    echo "metric_ge: $1 $2 = $v, want >= $3" >&2
+    return 1
+  }
 }
 
 # --- time ----------------------------------------------------------------------------

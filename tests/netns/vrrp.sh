@@ -90,6 +90,7 @@ case $IMPL in
   *) die "VRRP_IMPL must be ipvsd or keepalived, not $IMPL" ;;
 esac
 lab_ipvsd_binary || die "build ipvsd (cargo build --release)"
+lab_openmetrics_binary || die "build the exposition reader (cargo build --release --example openmetrics)"
 if [ $((ADV % 10)) -ne 0 ] || [ "$ADV" -lt 10 ]; then
   die "VRRP_ADVERT_MS=$ADV: must be a multiple of 10 ms"
 fi
@@ -189,6 +190,19 @@ echo "# 1. election ($IMPL on both)"
 start a "$IMPL" 150
 start b "$IMPL" 100
 election "1 election" "$VIP4"
+# What each director's /metrics says (parsed by a real OpenMetrics parser).
+st='ipvsd_vrrp_state{vrrp_instance="VI_51",state=' s51='{vrrp_instance="VI_51"}'
+if [ "$IMPL" = ipvsd ]; then
+  check "1 metrics: a's state series says master" metric_is a "${st}\"master\"}" 1
+  check "1 metrics: a's backup series is 0" metric_is a "${st}\"backup\"}" 0
+  check "1 metrics: b's state series says backup" metric_is b "${st}\"backup\"}" 1
+  check "1 metrics: b's master series is 0" metric_is b "${st}\"master\"}" 0
+  check "1 metrics: a's priority is 150" metric_is a "ipvsd_vrrp_priority$s51" 150
+  check "1 metrics: a sent adverts" metric_ge a "ipvsd_vrrp_adverts_sent$s51" 1
+  check "1 metrics: b received adverts" metric_ge b "ipvsd_vrrp_adverts_received$s51" 1
+  check "1 metrics: a became master once" metric_is a "ipvsd_vrrp_became_master$s51" 1
+  check "1 metrics: b never became master" metric_is b "ipvsd_vrrp_became_master$s51" 0
+fi
 
 # --- 2. crash of the master -------------------------------------------------------------
 
@@ -196,6 +210,11 @@ echo "# 2. SIGKILL of the master"
 takeover "2 crash" a KILL "$VIP4" $((MDI_B + MARGIN))
 check "2 crash: b became master once" eq "$(transitions b master)" 1
 if [ "$IMPL" = ipvsd ]; then
+  check "2 metrics: b's state series says master" metric_is b "${st}\"master\"}" 1
+  check "2 metrics: b's backup series is 0" metric_is b "${st}\"backup\"}" 0
+  check "2 metrics: b became master once" metric_is b "ipvsd_vrrp_became_master$s51" 1
+  check "2 metrics: b counted one transition to master" \
+    metric_is b 'ipvsd_vrrp_transitions{vrrp_instance="VI_51",to="master"}' 1
   check "2 crash: b logged reason=master_down" \
     grep -aq 'vrrp state changed.*reason=master_down' "${DLOG[b]}"
 fi
@@ -323,6 +342,13 @@ if [ "$IMPL" = ipvsd ]; then
       check "6 garbage: $r logged a $why drop" \
         grep -aqE "vrrp advert dropped.*reason=$why|reason=$why.*vrrp advert dropped" "${DLOG[$r]}"
     done
+    # Three of each were sent; the two truncations are both `malformed`.
+    for why in bad_ttl bad_checksum other_vrid; do
+      check "6 metrics: $r counted 3 $why drops" \
+        metric_is "$r" "ipvsd_vrrp_packets_dropped{vrrp_instance=\"VI_51\",reason=\"$why\"}" 3
+    done
+    check "6 metrics: $r counted 6 malformed drops" \
+      metric_is "$r" 'ipvsd_vrrp_packets_dropped{vrrp_instance="VI_51",reason="malformed"}' 6
   done
 fi
 # Control: the same advert, valid, does reach a (so the checks above can fail): a steps

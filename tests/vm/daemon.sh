@@ -10,7 +10,10 @@
 # touched (start, reload, stop); drift made with ipvsadm -d/-e/-a is repaired within one
 # reconcile interval; a reload edits in place and removes dropped services; an invalid
 # reload changes nothing; a stop leaves the rules; a restart adopts them with zero writes;
-# statistics read by `ipvsd list` equal `ipvsadm -Ln --stats --exact` after real traffic.
+# statistics read by `ipvsd list` equal `ipvsadm -Ln --stats --exact` after real traffic,
+# and so do the ipvsd_ipvs_* counters of /metrics (read with a real OpenMetrics parser,
+# examples/openmetrics.rs); drift repairs are counted there; `ipvsd status` shows the
+# daemon's view.
 set -euo pipefail
 
 # shellcheck source=tests/vm/lib.sh
@@ -19,6 +22,7 @@ vm_require vm-daemon
 
 REPO=$(pwd)
 IPVSD=$REPO/target/debug/ipvsd
+OPENMETRICS=$REPO/target/debug/examples/openmetrics
 WORK=/tmp/vm-daemon
 NS=vmd
 CFG=$WORK/ipvsd.yaml
@@ -27,6 +31,13 @@ PID=''
 FOREIGN=$'-A -t 192.0.2.200:22 -s sh\n-a -t 192.0.2.200:22 -r 198.51.100.200:22 -g -w 5'
 
 d() { ip netns exec "$NS-d" "$@"; }
+# metric SELECTOR...: the values in the daemon's /metrics (127.0.0.1:9180 in the director
+# namespace), parsed by a real OpenMetrics parser.
+metric() {
+	local text
+	text=$(d curl -sf --max-time 5 http://127.0.0.1:9180/metrics) || { echo "no answer from /metrics"; return 1; }
+	printf '%s\n' "$text" | "$OPENMETRICS" "$@"
+}
 ipvsd() { d "$IPVSD" "$@"; }
 saved() { d ipvsadm -S -n; }
 # The kernel table without the hand-made foreign service.
@@ -185,6 +196,39 @@ t_traffic_and_stats() {
 	theirs=$(d ipvsadm -Ln --stats --exact)
 	expect_eq "status --stats --exact vs ipvsadm -Ln --stats --exact" "$theirs" "$ours"
 	grep -qE '^TCP  203\.0\.113\.7:80 +10 ' <<<"$ours" || { printf '10 connections expected:\n%s\n' "$ours"; return 1; }
+	# /metrics: the same five counters of the service as ipvsadm's line, and the
+	# connections of its two real servers adding up to them.
+	local svc='local_address="203.0.113.7",local_port="80",proto="TCP"' got want
+	got=$(metric "ipvsd_ipvs_connections{$svc}" "ipvsd_ipvs_incoming_packets{$svc}" \
+		"ipvsd_ipvs_outgoing_packets{$svc}" "ipvsd_ipvs_incoming_bytes{$svc}" \
+		"ipvsd_ipvs_outgoing_bytes{$svc}" "sum:ipvsd_ipvs_backend_connections{$svc}" | tr '\n' ' ')
+	want=$(awk '$1 == "TCP" && $2 == "203.0.113.7:80" { print $3, $4, $5, $6, $7, $3 }' <<<"$theirs")
+	expect_eq "/metrics ipvs counters vs ipvsadm --stats --exact" "$want " "$got"
+	expect_eq "web in /metrics is named" 1 "$(metric "count:ipvsd_ipvs_connections{virtual_server=\"web\",$svc}")"
+	expect_eq "fwmark service labels" 1 \
+		"$(metric 'count:ipvsd_ipvs_connections{virtual_server="mark3",local_address="",local_port="0",proto="FWM",local_mark="3"}')"
+	expect_eq "the foreign service is not exported" 0 "$(metric 'count:ipvsd_ipvs_connections{local_address="192.0.2.200"}')"
+}
+
+t_status_shows_the_daemon_view() {
+	local out line
+	out=$(ipvsd status --config "$CFG")
+	expect_line "$out" "TCP  203.0.113.7:80 rr  [web] quorum up (alive weight 2/1)"
+	for r in 27 37; do
+		line=$(grep -F " 198.51.100.$r:80 " <<<"$out") || { printf 'no RS%s in\n%s\n' "$r" "$out"; return 1; }
+		# -> ADDR Forward Weight(kernel) ActiveConn InActConn Health Drain
+		expect_eq "RS$r columns" "-> 198.51.100.$r:80 Masq 1 up -" \
+			"$(awk '{ print $1, $2, $3, $4, $7, $8 }' <<<"$line")"
+	done
+	ipvsd status --json --config "$CFG" | grep -q '"kernel_error": null'
+}
+
+t_drift_repairs_are_counted() {
+	local n
+	n=$(metric ipvsd_reconcile_drift_repairs)
+	# One deleted destination, one weight and one scheduler edited, one destination added:
+	# four repairs (a pass may repair two at once only if they fall in one interval).
+	awk -v n="$n" 'BEGIN { exit !(n >= 3) }' || { echo "drift repairs: $n"; return 1; }
 }
 
 t_drift_deleted_dest_is_put_back() {
@@ -272,8 +316,8 @@ t_remove_rules_on_exit() {
 
 # ------------------------------------------------------------------ run
 echo "# vm-daemon on $(uname -r)"
-if [[ ! -x $IPVSD ]]; then
-	echo "not ok - $IPVSD is built (run cargo build first)"
+if [[ ! -x $IPVSD || ! -x $OPENMETRICS ]]; then
+	echo "not ok - $IPVSD and $OPENMETRICS are built (run cargo build && cargo build --example openmetrics first)"
 	FAILED=1
 	vm_summary vm-daemon
 	exit 1
@@ -285,9 +329,11 @@ check "export --owned prints the same rules as --dry-run" t_export_equals_dry_ru
 check "a service made by hand with ipvsadm is untouched by start" t_foreign_untouched
 check "status lists like ipvsadm -Ln and marks owned services" t_status_marks_owned_services
 check "traffic through the NAT VIP; status --stats --exact equals ipvsadm's" t_traffic_and_stats
+check "ipvsd status shows the daemon's table with kernel weights and health" t_status_shows_the_daemon_view
 check "drift: ipvsadm -d of an owned destination is put back within an interval" t_drift_deleted_dest_is_put_back
 check "drift: ipvsadm -e/-E on owned rules is put back" t_drift_edited_weight_is_put_back
 check "drift: a destination added by hand to an owned service is removed" t_drift_added_dest_is_removed
+check "drift: /metrics counts the repairs" t_drift_repairs_are_counted
 check "reload: edits in place, removes dropped services, leaves foreign ones" t_reload_edits_in_place_and_removes_dropped_services
 check "reload with an invalid config changes nothing" t_invalid_reload_changes_nothing
 BEFORE=$(saved)
