@@ -12,5 +12,6 @@ pub mod controller;
 pub mod daemon;
 pub mod ipvs;
 pub mod metrics;
+pub mod realserver;
 pub mod status;
 pub mod vrrp;

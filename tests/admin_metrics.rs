@@ -335,7 +335,18 @@ fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
     // 3. A reload adds a real server: the drain survives it.
     let third = listener();
     config(&cfg, admin, &[(up_port, 2), (down_port, 3), (third, 4)]);
-    d.hup();
+    // `ipvsd reload` (the admin API) says what it changed: the two unchanged checks kept
+    // running, one started.
+    let out = ipvsd(&["reload", "--admin", &admin_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "reloaded: checks 2 kept, 1 started, 0 stopped; VRRP instances 0 kept, 0 restarted\n"
+    );
     let third_rs = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{third}\"");
     let m = wait_for(
         admin,
@@ -361,6 +372,13 @@ fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
     d.hup();
     let m = wait_for(admin, "ipvsd_config_last_reload_successful", 0.0);
     assert_eq!(value(&m, "ipvsd_config_reloads{result=\"failure\"}"), 1.0);
+    // Through `ipvsd reload`: exit 1 and every problem with file:line:column.
+    let out = ipvsd(&["reload", "--admin", &admin_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with(&format!("{}:1:", cfg.display())), "{err}");
+    assert!(err.contains("reload rejected"), "{err}");
+    let m = wait_for(admin, "ipvsd_config_reloads{result=\"failure\"}", 2.0);
     assert_eq!(
         value(&m, &format!("ipvsd_real_server_weight{{{third_rs}}}")),
         4.0

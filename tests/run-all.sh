@@ -109,9 +109,11 @@ count_summary() {
 
 # --- 2b. host tests (root) ---------------------------------------------------------------
 # VRRP between two ipvsd directors, and with keepalived, in network namespaces on this
-# machine's kernel; the shipped Prometheus alert rules and dashboard (promtool).
+# machine's kernel; `ipvsd realserver` in a namespace; the shipped Prometheus alert rules
+# and dashboard (promtool).
 HOST_TESTS=(
   tests/netns/vrrp.sh
+  tests/netns/realserver.sh
   tests/prometheus.sh
 )
 for t in "${HOST_TESTS[@]}"; do

@@ -5,11 +5,17 @@
 //! probe delays the next one rather than overlapping it: at most one probe per check is in
 //! flight) and sends every result to the daemon on a bounded channel. All tasks live in one
 //! `Checkers` set owned by the daemon: dropping it stops them.
+//!
+//! On a reload `Checkers::update` keeps every task whose check is unchanged (same real
+//! server, same check settings and target, same names): it goes on probing on its own
+//! schedule. Only checks that changed, or are new, start; removed ones stop. Each task's
+//! results carry its token, so a result a stopped task left in the channel is ignored.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tracing::{Instrument, debug, error, info_span};
 
@@ -28,20 +34,134 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// How late the probe started compared with its schedule.
     pub late: Duration,
+    /// The task that probed (`Checkers::is_current`).
+    pub token: u64,
+}
+
+/// Everything a check task was started with: a task is kept across a reload only if all
+/// of it is unchanged.
+#[derive(Clone, Debug, PartialEq)]
+struct Spec {
+    id: CheckId,
+    check: Check,
+    target: Target,
+    service: String,
+    real: (IpAddr, u16),
+    exec_user: String,
+}
+
+struct Running {
+    spec: Spec,
+    token: u64,
+    abort: AbortHandle,
+}
+
+/// What a reload did to the checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Update {
+    pub kept: usize,
+    pub started: usize,
+    pub stopped: usize,
 }
 
 /// The running checker tasks. Dropping it aborts them all.
+#[derive(Default)]
 pub struct Checkers {
     tasks: JoinSet<()>,
+    running: Vec<Running>,
+    /// The tokens of `running`, for the per-result check.
+    live: std::collections::HashSet<u64>,
+    next_token: u64,
 }
 
 impl Checkers {
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.running.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.running.is_empty()
+    }
+
+    /// Whether a result comes from a task that is still running (not one a reload stopped).
+    pub fn is_current(&self, token: u64) -> bool {
+        self.live.contains(&token)
+    }
+
+    /// Brings the running tasks to the checks of `cfg`: unchanged ones keep running, the
+    /// rest stop or start. New tasks are spread over their interval from now.
+    pub fn update(
+        &mut self,
+        cfg: &Config,
+        servers: &Servers,
+        tx: &mpsc::Sender<CheckResult>,
+        metrics: &Metrics,
+    ) -> Update {
+        // Reap the tasks aborted by earlier updates.
+        while self.tasks.try_join_next().is_some() {}
+        let wanted: Vec<(Spec, &RealServer, &Check)> = servers
+            .checks(cfg)
+            .map(|(id, rs, check)| {
+                let service = cfg
+                    .virtual_servers
+                    .iter()
+                    .find(|v| v.key == id.service)
+                    .map(|v| v.name.clone())
+                    .unwrap_or_default();
+                let spec = Spec {
+                    id,
+                    check: check.clone(),
+                    target: target(rs, check),
+                    service,
+                    real: (rs.address, rs.port),
+                    exec_user: cfg.global.exec_user.clone(),
+                };
+                (spec, rs, check)
+            })
+            .collect();
+        let mut old = std::mem::take(&mut self.running);
+        let mut report = Update::default();
+        let n = wanted.len();
+        // One origin for every new task, so checks given the same offset wake together.
+        let origin = Instant::now();
+        for (i, (spec, rs, check)) in wanted.into_iter().enumerate() {
+            if let Some(pos) = old.iter().position(|r| r.spec == spec) {
+                self.running.push(old.swap_remove(pos));
+                report.kept += 1;
+                continue;
+            }
+            let ctx = ProbeContext {
+                service: spec.service.clone(),
+                real_server: rs.address,
+                real_port: rs.port,
+            };
+            let prober = Prober::new(check, spec.target, ctx, &cfg.global.exec_user);
+            let m = CheckMetrics::new(metrics, &spec.service, &spec.id, check);
+            let offset = start_offset(i, n, check.interval);
+            let span = info_span!("check", service = %spec.service, rs = %spec.id.dest, check = check.kind.name());
+            let token = self.next_token;
+            self.next_token += 1;
+            let abort = self.tasks.spawn(
+                run(
+                    spec.id,
+                    token,
+                    prober,
+                    check.interval,
+                    origin + offset,
+                    tx.clone(),
+                    m,
+                )
+                .instrument(span),
+            );
+            self.running.push(Running { spec, token, abort });
+            report.started += 1;
+        }
+        for r in old {
+            r.abort.abort();
+            report.stopped += 1;
+        }
+        self.live = self.running.iter().map(|r| r.token).collect();
+        report
     }
 }
 
@@ -98,37 +218,14 @@ pub fn spawn(
     tx: mpsc::Sender<CheckResult>,
     metrics: &Metrics,
 ) -> Checkers {
-    let mut tasks = JoinSet::new();
-    let all: Vec<_> = servers.checks(cfg).collect();
-    let n = all.len();
-    // One origin for every task, so checks given the same offset wake together.
-    let origin = Instant::now();
-    for (i, (id, rs, check)) in all.into_iter().enumerate() {
-        let service = cfg
-            .virtual_servers
-            .iter()
-            .find(|v| v.key == id.service)
-            .map(|v| v.name.clone())
-            .unwrap_or_default();
-        let ctx = ProbeContext {
-            service: service.clone(),
-            real_server: rs.address,
-            real_port: rs.port,
-        };
-        let prober = Prober::new(check, target(rs, check), ctx, &cfg.global.exec_user);
-        let m = CheckMetrics::new(metrics, &service, &id, check);
-        let offset = start_offset(i, n, check.interval);
-        let span =
-            info_span!("check", service = %service, rs = %id.dest, check = check.kind.name());
-        tasks.spawn(
-            run(id, prober, check.interval, origin + offset, tx.clone(), m).instrument(span),
-        );
-    }
-    Checkers { tasks }
+    let mut c = Checkers::default();
+    c.update(cfg, servers, &tx, metrics);
+    c
 }
 
 async fn run(
     id: CheckId,
+    token: u64,
     prober: Result<Prober, super::probe::ProbeSetupError>,
     every: Duration,
     first: Instant,
@@ -169,8 +266,84 @@ async fn run(
             latency_ms = outcome.latency.as_millis() as u64,
             "probe"
         );
-        if tx.send(CheckResult { id, outcome, late }).await.is_err() {
+        let r = CheckResult {
+            id,
+            outcome,
+            late,
+            token,
+        };
+        if tx.send(r).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::schema::Env;
+
+    struct NoFiles;
+    impl Env for NoFiles {
+        fn hostname(&self) -> String {
+            "t".into()
+        }
+        fn check_readable(&self, _: &Path) -> Result<(), String> {
+            Ok(())
+        }
+        fn check_executable(&self, _: &Path) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn cfg(second_timeout: &str) -> Config {
+        let y = format!(
+            "virtual_servers:\n  - address: 192.0.2.7:80\n    checks: [{{type: tcp, interval: 1h}}]\n    real_servers:\n      - address: 198.51.100.27:80\n      - address: 198.51.100.37:80\n        checks: [{{type: tcp, interval: 1h, timeout: {second_timeout}}}]\n"
+        );
+        crate::config::load_str(&y, Path::new("t"), &NoFiles).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reload_restarts_only_the_checks_that_changed() {
+        let metrics = Metrics::new();
+        let (tx, _rx) = mpsc::channel(16);
+        let c = cfg("1s");
+        let servers = Servers::from_config(&c, None);
+        let mut checkers = spawn(&c, &servers, tx.clone(), &metrics);
+        assert_eq!(checkers.len(), 2);
+        let tokens: Vec<u64> = checkers.running.iter().map(|r| r.token).collect();
+        // The same config: everything keeps running.
+        let same = checkers.update(&c, &servers, &tx, &metrics);
+        assert_eq!(
+            same,
+            Update {
+                kept: 2,
+                started: 0,
+                stopped: 0
+            }
+        );
+        // The second server's check changed: only it restarts; its old token is stale.
+        let changed = cfg("2s");
+        let servers = Servers::from_config(&changed, Some(&servers));
+        let u = checkers.update(&changed, &servers, &tx, &metrics);
+        assert_eq!(
+            u,
+            Update {
+                kept: 1,
+                started: 1,
+                stopped: 1
+            }
+        );
+        assert!(checkers.is_current(tokens[0]));
+        assert!(!checkers.is_current(tokens[1]));
+        assert_eq!(checkers.len(), 2);
+        // No checks at all: everything stops.
+        let none = crate::config::load_str("{}", Path::new("t"), &NoFiles).unwrap();
+        let servers = Servers::from_config(&none, Some(&servers));
+        let u = checkers.update(&none, &servers, &tx, &metrics);
+        assert_eq!((u.kept, u.stopped), (0, 2));
+        assert!(checkers.is_empty());
     }
 }

@@ -10,9 +10,9 @@ use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::{EXIT_OK, EXIT_RUNTIME, error_chain};
+use super::{EXIT_INVALID, EXIT_OK, EXIT_RUNTIME, error_chain};
 use crate::config;
-use crate::daemon::admin::{DrainReply, DrainRequest, ErrorReply};
+use crate::daemon::admin::{DrainReply, DrainRequest, ErrorReply, Rejected, Reloaded};
 use crate::status::{self, Status};
 
 /// Exit status of `drain`/`undrain` when the virtual or real server is not in the config.
@@ -191,6 +191,60 @@ pub fn drain(addr: SocketAddr, virtual_server: &str, real_server: &str, drain: b
         }
         _ => {
             eprintln!("ipvsd: {}", error_text(code, &reply));
+            EXIT_RUNTIME
+        }
+    }
+}
+
+/// `ipvsd reload`: the daemon re-reads its config; prints what changed, or every problem
+/// of a rejected file (exit 1, like check-config; the running config stays).
+pub fn reload(addr: SocketAddr) -> u8 {
+    let got = run(call(
+        addr,
+        Method::POST,
+        "/api/v1/reload",
+        Some(String::new()),
+    ));
+    let (code, body) = match got {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ipvsd: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    match code {
+        StatusCode::OK => match serde_json::from_slice::<Reloaded>(&body) {
+            Ok(r) => {
+                println!(
+                    "reloaded: checks {} kept, {} started, {} stopped; VRRP instances {} kept, {} restarted",
+                    r.checks_kept,
+                    r.checks_started,
+                    r.checks_stopped,
+                    r.vrrp_kept,
+                    r.vrrp_restarted
+                );
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("ipvsd: unexpected answer: {e}");
+                EXIT_RUNTIME
+            }
+        },
+        StatusCode::UNPROCESSABLE_ENTITY => match serde_json::from_slice::<Rejected>(&body) {
+            Ok(r) => {
+                for p in &r.problems {
+                    eprintln!("{p}");
+                }
+                eprintln!("ipvsd: reload rejected: {}", r.error);
+                EXIT_INVALID
+            }
+            Err(e) => {
+                eprintln!("ipvsd: unexpected answer: {e}");
+                EXIT_RUNTIME
+            }
+        },
+        _ => {
+            eprintln!("ipvsd: {}", error_text(code, &body));
             EXIT_RUNTIME
         }
     }

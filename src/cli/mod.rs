@@ -93,6 +93,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make the running daemon re-read its config (as SIGHUP does), and print what changed
+    /// or every problem of a rejected file.
+    Reload {
+        /// The config whose `admin_listen` to ask (the daemon re-reads its own file).
+        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+        /// The admin API's address (instead of the config's `admin_listen`).
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+    },
     /// Drain a real server in the running daemon: weight 0 (established connections
     /// finish) until undrained, whatever its health, across reloads.
     Drain {
@@ -113,6 +123,12 @@ pub enum Command {
         config: PathBuf,
         #[arg(long)]
         admin: Option<SocketAddr>,
+    },
+    /// Prepare (or undo) a real server behind an LVS-DR or LVS-TUN director: the VIPs on
+    /// the loopback as host addresses, arp_ignore=1 and arp_announce=2.
+    Realserver {
+        #[command(subcommand)]
+        action: RealserverAction,
     },
     /// Print the live IPVS table like `ipvsadm -Ln`, marking the services ipvsd owns
     /// (read from the kernel; no daemon needed).
@@ -141,6 +157,27 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RealserverAction {
+    /// Put the VIPs on DEV (/32, /128) and set the ARP sysctls; records what it changed.
+    Setup(RealserverArgs),
+    /// Remove the VIPs; once none is left, put the recorded sysctl values back.
+    Teardown(RealserverArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RealserverArgs {
+    /// A virtual IP address (repeat for several).
+    #[arg(long = "vip", required = true)]
+    vips: Vec<std::net::IpAddr>,
+    /// The device that carries the VIPs.
+    #[arg(long, default_value = "lo")]
+    dev: String,
+    /// Where setup records what it changed, for teardown.
+    #[arg(long, default_value = crate::realserver::DEFAULT_STATE)]
+    state: PathBuf,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum IpvsBackend {
     Kernel,
@@ -161,6 +198,27 @@ pub fn dispatch(cli: Cli) -> u8 {
             admin: a,
             json,
         } => admin::status(admin::address(a, &config), json),
+        Command::Realserver { action } => {
+            let r = match &action {
+                RealserverAction::Setup(a) => {
+                    crate::realserver::run_setup(&a.vips, &a.dev, &a.state)
+                }
+                RealserverAction::Teardown(a) => {
+                    crate::realserver::run_teardown(&a.vips, &a.dev, &a.state)
+                }
+            };
+            match r {
+                Ok(out) => {
+                    print!("{out}");
+                    EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("ipvsd: realserver: {e}");
+                    EXIT_RUNTIME
+                }
+            }
+        }
+        Command::Reload { config, admin: a } => admin::reload(admin::address(a, &config)),
         Command::Drain {
             virtual_server,
             real_server,

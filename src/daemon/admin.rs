@@ -4,6 +4,8 @@
 //! - `GET /healthz` (the process answers), `GET /readyz` (the IPVS table has converged
 //!   since start);
 //! - `GET /api/v1/status`: the status document (JSON, `crate::status`);
+//! - `POST /api/v1/reload`: re-read the config (as SIGHUP), answer what changed or every
+//!   problem of a rejected file;
 //! - `POST /api/v1/drain`, `POST /api/v1/undrain` with `{"virtual_server": NAME,
 //!   "real_server": "ADDR:PORT"}` (Content-Type: application/json, so a web page cannot
 //!   post it cross-origin without a preflight, which is refused).
@@ -44,8 +46,30 @@ const KERNEL_WAIT: Duration = Duration::from_secs(2);
 /// Largest request body accepted.
 const MAX_BODY: usize = 4096;
 
+/// A reload's outcome: what it changed, or the problems of the rejected file.
+pub type ReloadReply = Result<Reloaded, Vec<String>>;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reloaded {
+    /// Checks left running (unchanged), started (new or changed), stopped.
+    pub checks_kept: usize,
+    pub checks_started: usize,
+    pub checks_stopped: usize,
+    /// VRRP instances left running (no VIP flap), and (re)started.
+    pub vrrp_kept: usize,
+    pub vrrp_restarted: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Rejected {
+    pub error: String,
+    pub problems: Vec<String>,
+}
+
 /// What the admin API asks the main task.
 pub enum DaemonRequest {
+    /// Re-read the config file.
+    Reload { reply: oneshot::Sender<ReloadReply> },
     /// The status document, given the kernel's side.
     Status {
         kernel: Result<Observed, String>,
@@ -203,11 +227,7 @@ async fn status(ctx: &Ctx) -> Response<Full<Bytes>> {
 }
 
 async fn drain(req: Request<Incoming>, ctx: &Ctx, drain: bool) -> Response<Full<Bytes>> {
-    let is_json = req
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == JSON));
+    let is_json = wants_json(&req);
     if !is_json {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -259,8 +279,45 @@ async fn drain(req: Request<Incoming>, ctx: &Ctx, drain: bool) -> Response<Full<
     }
 }
 
-const PATHS: &str =
-    "GET /metrics, /healthz, /readyz, /api/v1/status; POST /api/v1/drain, /api/v1/undrain";
+const PATHS: &str = "GET /metrics, /healthz, /readyz, /api/v1/status; POST /api/v1/reload, /api/v1/drain, /api/v1/undrain";
+
+/// Changes are accepted only with a JSON content type: a web page cannot send that
+/// cross-origin without a preflight, which is refused.
+fn wants_json(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == JSON))
+}
+
+async fn reload(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+    if !wants_json(&req) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send Content-Type: application/json",
+        );
+    }
+    let (reply, rx) = oneshot::channel();
+    if ctx
+        .daemon
+        .send(DaemonRequest::Reload { reply })
+        .await
+        .is_err()
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping");
+    }
+    match rx.await {
+        Ok(Ok(r)) => json(StatusCode::OK, &r),
+        Ok(Err(problems)) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &Rejected {
+                error: "the config has problems; the running config stays in force".into(),
+                problems,
+            },
+        ),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping"),
+    }
+}
 
 async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let read = req.method() == Method::GET || req.method() == Method::HEAD;
@@ -276,10 +333,11 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
             "not ready: the IPVS table has not converged yet\n".into(),
         ),
         ("/api/v1/status", true, _) => status(ctx).await,
+        ("/api/v1/reload", _, true) => reload(req, ctx).await,
         ("/api/v1/drain", _, true) => drain(req, ctx, true).await,
         ("/api/v1/undrain", _, true) => drain(req, ctx, false).await,
         ("/metrics" | "/healthz" | "/readyz" | "/api/v1/status", false, _)
-        | ("/api/v1/drain" | "/api/v1/undrain", _, false) => text(
+        | ("/api/v1/reload" | "/api/v1/drain" | "/api/v1/undrain", _, false) => text(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             format!("method not allowed: {PATHS}\n"),

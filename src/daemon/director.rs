@@ -334,6 +334,31 @@ impl Director {
         Ok((true, self.update(now)))
     }
 
+    /// One line for systemd's STATUS: `2 virtual servers, 3/4 real servers up, 1 drained`.
+    pub fn summary_line(&self) -> String {
+        let (mut total, mut up) = (0, 0);
+        for vs in &self.cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                total += 1;
+                let h = self
+                    .servers
+                    .health(vs.key, dest_key(rs))
+                    .unwrap_or_else(|| initial_health(rs));
+                if h == Health::Up {
+                    up += 1;
+                }
+            }
+        }
+        let mut s = format!(
+            "{} virtual servers, {up}/{total} real servers up",
+            self.cfg.virtual_servers.len()
+        );
+        if !self.drains.is_empty() {
+            s.push_str(&format!(", {} drained", self.drains.len()));
+        }
+        s
+    }
+
     /// The daemon's side of the status document.
     pub fn status_view<'a>(
         &'a self,

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod director;
 mod logging;
+mod systemd;
 mod vrrp;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::check::runner::{self, CheckResult};
@@ -81,6 +82,7 @@ pub fn run(
         cfg.global.log_format,
         log_override.unwrap_or(&cfg.global.log_level),
     );
+    privileges();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,6 +91,33 @@ pub fn run(
             source,
         })?;
     rt.block_on(supervise(config_path.to_path_buf(), cfg, backend))
+}
+
+/// Run as a dedicated user, ipvsd gets CAP_NET_ADMIN and CAP_NET_RAW as ambient
+/// capabilities (systemd's AmbientCapabilities=); it keeps them in its effective set but
+/// clears the ambient and inheritable sets, so the programs it starts (exec checks,
+/// notify programs) get none. Missing capabilities are reported once, up front.
+fn privileges() {
+    use caps::{CapSet, Capability};
+    for set in [CapSet::Ambient, CapSet::Inheritable] {
+        if let Err(e) = caps::clear(None, set) {
+            warn!(error = %e, set = ?set, "cannot clear a capability set; programs ipvsd starts may inherit capabilities");
+        }
+    }
+    for (cap, what) in [
+        (
+            Capability::CAP_NET_ADMIN,
+            "programming IPVS and adding VRRP addresses",
+        ),
+        (
+            Capability::CAP_NET_RAW,
+            "VRRP and gratuitous ARP / NA sockets",
+        ),
+    ] {
+        if !caps::has_cap(None, CapSet::Effective, cap).unwrap_or(true) {
+            warn!(capability = %cap, needed_for = what, "capability missing; those parts will fail until it is granted");
+        }
+    }
 }
 
 fn connector(kind: IpvsBackend) -> Connect {
@@ -200,35 +229,22 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
         info!(instances = vrrp.len(), "vrrp started");
     }
 
+    // systemd (Type=notify-reload): READY after the first convergence, watchdog keep-alives
+    // from this loop (so a stuck loop is restarted).
+    let sd = systemd::Notifier::from_env();
+    let mut watchdog =
+        tokio::time::interval(sd.watchdog_period().unwrap_or(Duration::from_secs(3600)));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
     let mut ready = false;
     let mut results = Vec::with_capacity(RESULT_BATCH);
     loop {
+        // A reload asked by SIGHUP (None) or by the admin API (its reply).
+        let mut reload_asked: Option<Option<oneshot::Sender<admin::ReloadReply>>> = None;
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
-            _ = hup.recv() => {
-                let new = reload(&path).await;
-                let result = if new.is_some() { "success" } else { "failure" };
-                metrics.config_reloads.get_or_create(&ResultLabel { result }).inc();
-                metrics.config_last_reload_successful.set(i64::from(new.is_some()));
-                if let Some(new) = new {
-                    metrics.config_last_reload_success_timestamp_seconds.set(unix_now());
-                    if new.global.admin_listen != director.cfg.global.admin_listen {
-                        admin.abort();
-                        admin = tokio::spawn(admin::serve(new.global.admin_listen, admin_ctx.clone()));
-                    }
-                    metrics.ipvs.set_names(status::service_names(&new));
-                    // Checks restart with the new config; unchanged servers keep their health.
-                    drop(checkers);
-                    if let Some(c) = director.reload(new, Instant::now()) {
-                        send(c);
-                    }
-                    checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone(), &metrics);
-                    vrrp.reload(&director.cfg).await;
-                    alive = director.services_alive();
-                    vrrp.services(&alive);
-                }
-            }
+            _ = hup.recv() => reload_asked = Some(None),
             Some(req) = admin_rx.recv() => match req {
                 admin::DaemonRequest::Status { kernel, reply } => {
                     let view = director.status_view(vrrp.status(), ready);
@@ -244,6 +260,7 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                     });
                     let _ = reply.send(r);
                 }
+                admin::DaemonRequest::Reload { reply } => reload_asked = Some(Some(reply)),
             },
             Some(ev) = vrrp_rx.recv() => {
                 if let Some(d) = vrrp.on_event(&ev) {
@@ -251,6 +268,8 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                 }
             }
             n = res_rx.recv_many(&mut results, RESULT_BATCH) => {
+                // Results a reload's stopped tasks left in the channel are not counted.
+                results.retain(|r| checkers.is_current(r.token));
                 if n == 0 {
                     continue;
                 }
@@ -276,6 +295,7 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                 }
             }
             _ = schedule_tick.tick() => director.report_schedule(),
+            _ = watchdog.tick(), if sd.watchdog_period().is_some() => sd.watchdog(),
             _ = ramp_tick.tick(), if director.ramping => {
                 if let Some(c) = director.update(Instant::now()) {
                     send(c);
@@ -289,11 +309,82 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                         ready = true;
                         metrics.ready.set(1);
                         info!(writes, "ipvs table converged");
+                        sd.ready(&director.summary_line());
                     }
                 }
             }
         }
+        if let Some(reply) = reload_asked {
+            sd.reloading();
+            let outcome = match reload(&path).await {
+                Ok(new) => {
+                    if new.global.admin_listen != director.cfg.global.admin_listen {
+                        admin.abort();
+                        admin =
+                            tokio::spawn(admin::serve(new.global.admin_listen, admin_ctx.clone()));
+                    }
+                    metrics.ipvs.set_names(status::service_names(&new));
+                    // Unchanged servers keep their health, unchanged checks keep running.
+                    if let Some(c) = director.reload(new, Instant::now()) {
+                        send(c);
+                    }
+                    let checks =
+                        checkers.update(&director.cfg, &director.servers, &res_tx, &metrics);
+                    let vrrp_changes = vrrp.reload(&director.cfg).await;
+                    info!(
+                        checks_kept = checks.kept,
+                        checks_started = checks.started,
+                        checks_stopped = checks.stopped,
+                        vrrp_kept = vrrp_changes.kept,
+                        vrrp_restarted = vrrp_changes.restarted,
+                        "reload applied"
+                    );
+                    alive = director.services_alive();
+                    vrrp.services(&alive);
+                    Ok(admin::Reloaded {
+                        checks_kept: checks.kept,
+                        checks_started: checks.started,
+                        checks_stopped: checks.stopped,
+                        vrrp_kept: vrrp_changes.kept,
+                        vrrp_restarted: vrrp_changes.restarted,
+                    })
+                }
+                Err(problems) => Err(problems),
+            };
+            let result = if outcome.is_ok() {
+                "success"
+            } else {
+                "failure"
+            };
+            metrics
+                .config_reloads
+                .get_or_create(&ResultLabel { result })
+                .inc();
+            metrics
+                .config_last_reload_successful
+                .set(i64::from(outcome.is_ok()));
+            if outcome.is_ok() {
+                metrics
+                    .config_last_reload_success_timestamp_seconds
+                    .set(unix_now());
+            }
+            // READY again either way: a rejected file leaves the old config running.
+            // (Before the first convergence, READY still waits for it.)
+            let mut line = director.summary_line();
+            if outcome.is_err() {
+                line.push_str("; last reload rejected");
+            }
+            if ready {
+                sd.ready(&line);
+            } else {
+                sd.status(&line);
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(outcome);
+            }
+        }
     }
+    sd.stopping();
     drop(checkers);
     admin.abort();
     // VRRP first: the peer takes over at its skew time while the rest shuts down.
@@ -309,9 +400,9 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     Ok(())
 }
 
-/// Loads and validates the config again. `None` (and the running config stays) if it has
-/// problems; each is logged.
-async fn reload(path: &Path) -> Option<Config> {
+/// Loads and validates the config again. The problems (each logged) if it has any: the
+/// running config then stays in force.
+async fn reload(path: &Path) -> Result<Config, Vec<String>> {
     let p = path.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || config::load_file(&p)).await;
     match loaded {
@@ -324,18 +415,19 @@ async fn reload(path: &Path) -> Option<Config> {
                 vrrp_instances = s.vrrp_instances,
                 "config reloaded"
             );
-            Some(cfg)
+            Ok(cfg)
         }
         Ok(Err(e)) => {
-            for problem in e.problems() {
+            let problems = e.problems();
+            for problem in &problems {
                 warn!(problem = %problem, "config problem");
             }
             error!(config = %path.display(), "reload rejected; the running config stays in force");
-            None
+            Err(problems)
         }
         Err(e) => {
             error!(error = %e, "reload task failed; the running config stays in force");
-            None
+            Err(vec![format!("the reload task failed: {e}")])
         }
     }
 }

@@ -19,6 +19,15 @@ use crate::vrrp::task::{InstanceStatus, InstanceTask, StateEvent};
 /// addresses.
 const STOP_LIMIT: Duration = Duration::from_secs(2);
 
+/// What a reload did to the VRRP instances: kept running untouched, (re)started with new
+/// settings, stopped (changed or removed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VrrpReload {
+    pub kept: usize,
+    pub restarted: usize,
+    pub stopped: usize,
+}
+
 pub struct VrrpSet {
     tasks: BTreeMap<String, InstanceTask>,
     events: mpsc::Sender<StateEvent>,
@@ -119,7 +128,8 @@ impl VrrpSet {
     /// Applies a new config: unchanged instances keep running untouched; removed or
     /// changed ones are released first (so a changed one's addresses never sit on two
     /// tasks), then new and changed ones start.
-    pub async fn reload(&mut self, cfg: &Config) {
+    pub async fn reload(&mut self, cfg: &Config) -> VrrpReload {
+        let mut report = VrrpReload::default();
         self.exec_user = cfg.global.exec_user.clone();
         let wanted: BTreeMap<_, _> = cfg
             .vrrp_instances
@@ -136,16 +146,21 @@ impl VrrpSet {
             if let Some(t) = self.tasks.remove(&name) {
                 info!(instance = %name, "vrrp instance changed or removed by the reload; releasing it");
                 t.shutdown(STOP_LIMIT).await;
+                report.stopped += 1;
             }
         }
         for (name, v) in wanted {
-            if !self.tasks.contains_key(&name) {
+            if self.tasks.contains_key(&name) {
+                report.kept += 1;
+            } else {
                 self.tasks.insert(
                     name,
                     InstanceTask::spawn(v.clone(), self.events.clone(), self.metrics.clone()),
                 );
+                report.restarted += 1;
             }
         }
+        report
     }
 
     /// Releases every instance (priority 0 where master, addresses removed).
