@@ -16,6 +16,7 @@ global:
   log_level: info
   reconcile_interval: 5s
   remove_rules_on_exit: false
+  removal_grace: 45s
   exec_user: nobody
 virtual_servers:
   - name: web

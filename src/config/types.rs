@@ -40,6 +40,9 @@ pub struct Global {
     /// Remove the IPVS services this config owns when the daemon stops (default: leave
     /// them, so a restart is hitless).
     pub remove_rules_on_exit: bool,
+    /// How long a real server a reload removed stays at weight 0 so its connections can
+    /// finish, at most (it goes as soon as it has no active connection); 0 = at once.
+    pub removal_grace: Duration,
     /// User that exec checks run as unless a check names another.
     pub exec_user: String,
 }

@@ -190,9 +190,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>
 
 /// The owned services as the kernel holds them now, from the IPVS task.
 async fn kernel(ctx: &Ctx) -> Result<Observed, String> {
+    snapshot(&ctx.ipvs).await
+}
+
+/// The owned services as the kernel holds them now, asked of the IPVS task (which answers
+/// between passes), waiting at most `KERNEL_WAIT`.
+pub async fn snapshot(ipvs: &std::sync::mpsc::Sender<Command>) -> Result<Observed, String> {
     let (tx, rx) = oneshot::channel();
-    ctx.ipvs
-        .send(Command::Snapshot(tx))
+    ipvs.send(Command::Snapshot(tx))
         .map_err(|_| "the ipvs task has stopped".to_string())?;
     match tokio::time::timeout(KERNEL_WAIT, rx).await {
         Ok(Ok(r)) => r,

@@ -17,7 +17,8 @@ use crate::check::schedule::Lateness;
 use crate::check::servers::Servers;
 use crate::config::Config;
 use crate::controller::{Controller, Event, dest_key, initial_health};
-use crate::ipvs::model::{DestKey, ServiceKey, Table};
+use crate::ipvs::backend::Observed;
+use crate::ipvs::model::{DestKey, Destination, Service, ServiceEntry, ServiceKey, Table};
 use crate::ipvs::task::Command;
 use crate::metrics::{self, Metrics, Shared};
 use crate::status;
@@ -40,6 +41,21 @@ pub struct Director {
     last_failure: BTreeMap<(ServiceKey, DestKey), Reason>,
     /// Real servers drained by an operator: weight 0 until undrained, across reloads.
     drains: BTreeSet<(ServiceKey, DestKey)>,
+    /// Real servers a reload removed, kept at weight 0 until their connections end (or
+    /// `removal_grace` passes), with the service they belong to.
+    retiring: BTreeMap<(ServiceKey, DestKey), Retiring>,
+}
+
+/// How long a retiring destination stays at weight 0 at least, so that connections being
+/// opened or answered when it stopped taking new ones finish.
+const RETIRE_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A destination on its way out of the kernel.
+#[derive(Clone, Debug)]
+struct Retiring {
+    service: Service,
+    dest: Destination,
+    since: Instant,
 }
 
 fn keys(cfg: &Config) -> BTreeSet<ServiceKey> {
@@ -64,6 +80,7 @@ impl Director {
             metrics,
             last_failure: BTreeMap::new(),
             drains: BTreeSet::new(),
+            retiring: BTreeMap::new(),
         };
         d.publish_health();
         d
@@ -168,8 +185,20 @@ impl Director {
                 i.drained = true;
             }
         }
-        let d = self.controller.desired(&self.cfg, &inputs, now);
+        let mut d = self.controller.desired(&self.cfg, &inputs, now);
         self.ramping = d.ramping;
+        // Retiring destinations stay, at weight 0, in their (possibly removed) service.
+        for ((svc, dk), r) in &self.retiring {
+            let entry = d
+                .table
+                .services
+                .entry(*svc)
+                .or_insert_with(|| ServiceEntry {
+                    service: r.service.clone(),
+                    dests: BTreeMap::new(),
+                });
+            entry.dests.entry(*dk).or_insert_with(|| r.dest.clone());
+        }
         for e in &d.events {
             match e {
                 Event::QuorumLost {
@@ -195,9 +224,11 @@ impl Director {
         }
         self.publish_table(&d.table);
         self.last = Some(d.table.clone());
+        let mut owned = self.owned.clone();
+        owned.extend(self.retiring.keys().map(|(svc, _)| *svc));
         Some(Command::Desired {
             table: d.table,
-            owned: self.owned.clone(),
+            owned,
         })
     }
 
@@ -385,8 +416,56 @@ impl Director {
         }
     }
 
+    /// Whether some removed real server is still waiting for its connections to end.
+    pub fn is_retiring(&self) -> bool {
+        !self.retiring.is_empty()
+    }
+
+    /// Ends the retirement of removed real servers that have no active connection left in
+    /// the kernel (`observed`: a dump of the owned services), are gone from it, or used up
+    /// `removal_grace`; the command that deletes them, if any ended.
+    pub fn retire(&mut self, observed: &Result<Observed, String>, now: Instant) -> Option<Command> {
+        let grace = self.cfg.global.removal_grace;
+        let before = self.retiring.len();
+        self.retiring.retain(|(svc, dk), r| {
+            let waited = now.saturating_duration_since(r.since);
+            // (weight, active connections) in the kernel; None inside: not there.
+            let kernel = observed.as_ref().ok().map(|o| {
+                o.get(svc)
+                    .and_then(|s| s.dests.get(dk))
+                    .map(|d| (d.dest.weight, d.active_conns))
+            });
+            let active = kernel.flatten().map(|(_, a)| a);
+            match kernel {
+                // At weight 0 long enough for handshakes and replies in flight to finish,
+                // and no established connection left (TIME_WAIT entries may be cut).
+                Some(Some((0, 0))) if waited >= RETIRE_SETTLE => {
+                    info!(service = %svc, rs = %dk, waited_ms = waited.as_millis() as u64, "removed real server drained; deleting it");
+                    false
+                }
+                // Gone from the kernel already.
+                Some(None) => false,
+                _ if waited >= grace => {
+                    warn!(
+                        service = %svc,
+                        rs = %dk,
+                        active_connections = active.unwrap_or_default(),
+                        "removal_grace over; deleting the removed real server with connections left"
+                    );
+                    false
+                }
+                _ => true,
+            }
+        });
+        if self.retiring.len() == before {
+            return None;
+        }
+        self.update(now)
+    }
+
     /// A new config: servers whose checks did not change keep their health.
     pub fn reload(&mut self, cfg: Config, now: Instant) -> Option<Command> {
+        self.retire_removed(&cfg, now);
         self.servers = Servers::from_config(&cfg, Some(&self.servers));
         let kept = status::drains_kept(&self.drains, &cfg);
         for (svc, rs) in self.drains.difference(&kept) {
@@ -414,9 +493,229 @@ impl Director {
     }
 }
 
+impl Director {
+    /// Destinations of the table in force that `cfg` no longer has (as a real server or
+    /// sorry server) start retiring: weight 0 now, deleted once their connections end.
+    /// With `removal_grace: 0s` they go at once.
+    fn retire_removed(&mut self, cfg: &Config, now: Instant) {
+        let mut keep: BTreeSet<(ServiceKey, DestKey)> = BTreeSet::new();
+        for vs in &cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                keep.insert((vs.key, dest_key(rs)));
+            }
+            if let Some(s) = &vs.sorry_server {
+                keep.insert((
+                    vs.key,
+                    DestKey {
+                        addr: s.address,
+                        port: s.port,
+                    },
+                ));
+            }
+        }
+        // Back in the config: no longer retiring.
+        self.retiring.retain(|k, _| !keep.contains(k));
+        if cfg.global.removal_grace.is_zero() {
+            self.retiring.clear();
+            return;
+        }
+        let Some(last) = &self.last else { return };
+        for (svc, entry) in &last.services {
+            for (dk, dest) in &entry.dests {
+                let k = (*svc, *dk);
+                if keep.contains(&k) || self.retiring.contains_key(&k) {
+                    continue;
+                }
+                info!(service = %svc, rs = %dk, "real server removed by the reload; weight 0 until its connections end");
+                self.retiring.insert(
+                    k,
+                    Retiring {
+                        service: entry.service.clone(),
+                        dest: Destination {
+                            weight: 0,
+                            ..dest.clone()
+                        },
+                        since: now,
+                    },
+                );
+            }
+        }
+    }
+}
+
 fn rs_labels(virtual_server: &str, dest: &DestKey) -> metrics::RealServer {
     metrics::RealServer {
         virtual_server: virtual_server.to_string(),
         real_server: dest.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::schema::Env;
+    use crate::ipvs::backend::{DestState, ServiceState, Stats};
+
+    struct NoFiles;
+    impl Env for NoFiles {
+        fn hostname(&self) -> String {
+            "t".into()
+        }
+        fn check_readable(&self, _: &Path) -> Result<(), String> {
+            Ok(())
+        }
+        fn check_executable(&self, _: &Path) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn cfg(services: &[(&str, &[u8])], grace: &str) -> Config {
+        let mut y = format!("global: {{removal_grace: {grace}}}\nvirtual_servers:\n");
+        for (addr, rs) in services {
+            y.push_str(&format!("  - address: {addr}\n    real_servers:\n"));
+            for r in *rs {
+                y.push_str(&format!("      - address: 198.51.100.{r}:80\n"));
+            }
+        }
+        crate::config::load_str(&y, Path::new("t"), &NoFiles).unwrap()
+    }
+
+    fn table(c: Option<Command>) -> Table {
+        match c {
+            Some(Command::Desired { table, .. }) => table,
+            other => panic!("expected a desired table, got {other:?}"),
+        }
+    }
+
+    fn weights(t: &Table) -> Vec<(String, String, u32)> {
+        t.services
+            .iter()
+            .flat_map(|(k, e)| {
+                e.dests
+                    .values()
+                    .map(move |d| (k.to_string(), d.key.to_string(), d.weight))
+            })
+            .collect()
+    }
+
+    /// The kernel as a dump: every destination of `t` with `active` connections.
+    fn kernel(t: &Table, active: u32) -> Result<Observed, String> {
+        Ok(t.services
+            .iter()
+            .map(|(k, e)| {
+                let dests = e
+                    .dests
+                    .iter()
+                    .map(|(dk, d)| {
+                        let st = DestState {
+                            dest: d.clone(),
+                            active_conns: active,
+                            inactive_conns: 0,
+                            persistent_conns: 0,
+                            stats: Stats::default(),
+                        };
+                        (*dk, st)
+                    })
+                    .collect();
+                let st = ServiceState {
+                    service: e.service.clone(),
+                    stats: Stats::default(),
+                    dests,
+                };
+                (*k, st)
+            })
+            .collect())
+    }
+
+    #[test]
+    fn a_removed_real_server_drains_before_it_is_deleted() {
+        let t0 = Instant::now();
+        let mut d = Director::new(cfg(&[("192.0.2.7:80", &[27, 37])], "30s"));
+        table(d.update(t0));
+        // The reload drops .37: it stays at weight 0.
+        let t = table(d.reload(cfg(&[("192.0.2.7:80", &[27, 47])], "30s"), t0));
+        assert_eq!(
+            weights(&t),
+            [
+                ("tcp 192.0.2.7:80".into(), "198.51.100.27:80".into(), 1),
+                ("tcp 192.0.2.7:80".into(), "198.51.100.37:80".into(), 0),
+                ("tcp 192.0.2.7:80".into(), "198.51.100.47:80".into(), 1),
+            ]
+        );
+        assert!(d.is_retiring());
+        // Connections still open: it stays; none left but too soon: it stays.
+        assert!(
+            d.retire(&kernel(&t, 3), t0 + Duration::from_secs(5))
+                .is_none()
+        );
+        assert!(
+            d.retire(&kernel(&t, 0), t0 + Duration::from_secs(1))
+                .is_none()
+        );
+        // No connection, at weight 0 for long enough: deleted.
+        let t2 = table(d.retire(&kernel(&t, 0), t0 + Duration::from_secs(3)));
+        assert_eq!(weights(&t2).len(), 2);
+        assert!(!d.is_retiring());
+    }
+
+    #[test]
+    fn removal_grace_bounds_the_wait_and_zero_deletes_at_once() {
+        let t0 = Instant::now();
+        let mut d = Director::new(cfg(&[("192.0.2.7:80", &[27, 37])], "10s"));
+        table(d.update(t0));
+        let t = table(d.reload(cfg(&[("192.0.2.7:80", &[27])], "10s"), t0));
+        assert!(
+            d.retire(&kernel(&t, 5), t0 + Duration::from_secs(9))
+                .is_none()
+        );
+        let t2 = table(d.retire(&kernel(&t, 5), t0 + Duration::from_secs(10)));
+        assert_eq!(weights(&t2).len(), 1);
+
+        let mut d = Director::new(cfg(&[("192.0.2.7:80", &[27, 37])], "0s"));
+        table(d.update(t0));
+        let t = table(d.reload(cfg(&[("192.0.2.7:80", &[27])], "0s"), t0));
+        assert_eq!(weights(&t).len(), 1);
+        assert!(!d.is_retiring());
+    }
+
+    #[test]
+    fn a_removed_virtual_server_keeps_its_service_until_its_servers_drained() {
+        let t0 = Instant::now();
+        let mut d = Director::new(cfg(
+            &[("192.0.2.7:80", &[27]), ("192.0.2.8:80", &[37])],
+            "30s",
+        ));
+        table(d.update(t0));
+        let t = table(d.reload(cfg(&[("192.0.2.7:80", &[27])], "30s"), t0));
+        assert_eq!(
+            weights(&t)[1],
+            ("tcp 192.0.2.8:80".into(), "198.51.100.37:80".into(), 0)
+        );
+        // Gone from the kernel already (deleted by hand): nothing to wait for.
+        let mut k = kernel(&t, 0).unwrap();
+        k.retain(|key, _| key.to_string() == "tcp 192.0.2.7:80");
+        let c = d.retire(&Ok(k), t0 + Duration::from_millis(500));
+        let Some(Command::Desired { table, owned }) = c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(table.services.len(), 1);
+        // Still owned: the reconciler deletes the service.
+        assert_eq!(owned.len(), 2);
+        // A reload that brings it back ends its retirement.
+    }
+
+    #[test]
+    fn a_server_back_in_the_config_stops_retiring() {
+        let t0 = Instant::now();
+        let mut d = Director::new(cfg(&[("192.0.2.7:80", &[27, 37])], "30s"));
+        table(d.update(t0));
+        table(d.reload(cfg(&[("192.0.2.7:80", &[27])], "30s"), t0));
+        assert!(d.is_retiring());
+        let t = table(d.reload(cfg(&[("192.0.2.7:80", &[27, 37])], "30s"), t0));
+        assert!(!d.is_retiring());
+        assert!(weights(&t).iter().all(|(_, _, w)| *w == 1));
     }
 }

@@ -236,6 +236,15 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
         tokio::time::interval(sd.watchdog_period().unwrap_or(Duration::from_secs(3600)));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
+    // Real servers a reload removed: their connections are checked in the kernel every
+    // 500 ms (by a spawned request, so the loop never waits on the IPVS task) until they
+    // can be deleted.
+    let (retire_tx, mut retire_rx) =
+        mpsc::channel::<Result<crate::ipvs::backend::Observed, String>>(1);
+    let mut retire_tick = tokio::time::interval(Duration::from_millis(500));
+    retire_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retire_pending = false;
+
     let mut ready = false;
     let mut results = Vec::with_capacity(RESULT_BATCH);
     loop {
@@ -295,6 +304,19 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
                 }
             }
             _ = schedule_tick.tick() => director.report_schedule(),
+            _ = retire_tick.tick(), if director.is_retiring() && !retire_pending => {
+                retire_pending = true;
+                let (ipvs, tx) = (cmd_tx.clone(), retire_tx.clone());
+                tokio::spawn(async move {
+                    let _ = tx.send(admin::snapshot(&ipvs).await).await;
+                });
+            }
+            Some(observed) = retire_rx.recv() => {
+                retire_pending = false;
+                if let Some(c) = director.retire(&observed, Instant::now()) {
+                    send(c);
+                }
+            }
             _ = watchdog.tick(), if sd.watchdog_period().is_some() => sd.watchdog(),
             _ = ramp_tick.tick(), if director.ramping => {
                 if let Some(c) = director.update(Instant::now()) {

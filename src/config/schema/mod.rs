@@ -45,6 +45,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "log_level",
     "reconcile_interval",
     "remove_rules_on_exit",
+    "removal_grace",
     "exec_user",
 ];
 
@@ -130,6 +131,16 @@ fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags)
         Some(n) => scalar::boolean(n, &path.key("remove_rules_on_exit"), d),
         None => Some(false),
     };
+    let removal_grace = match m.get("removal_grace") {
+        Some(n) => scalar::duration_in(
+            n,
+            &path.key("removal_grace"),
+            d,
+            Duration::ZERO,
+            Duration::from_secs(24 * 3600),
+        ),
+        None => Some(Duration::from_secs(30)),
+    };
     let exec_user = match m.get("exec_user") {
         Some(n) => scalar::name(n, &path.key("exec_user"), d),
         None => Some("nobody".to_string()),
@@ -143,6 +154,7 @@ fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags)
         log_level: log_level?,
         reconcile_interval: reconcile_interval?,
         remove_rules_on_exit: remove_rules_on_exit?,
+        removal_grace: removal_grace?,
         exec_user: exec_user?,
     })
 }
