@@ -16,8 +16,14 @@
 # served per second and the distinct addresses it saw, the failures each program logged,
 # the IPVS destinations at weight 1, and the ratios ipvsd/keepalived against the goals
 # (CPU <= 0.5x, RSS <= 2x).
+# A third program, tests/bench/floor.rs, makes the same probes on the same schedule with
+# nothing else (blocking sockets, no event loop, no state): its CPU is the floor the
+# kernel's work per probe puts under any connect-based checker, printed as keepalived/floor
+# and ipvsd/floor.
+# REPS (env, default 1) repeats the three runs interleaved (ipvsd, keepalived, floor,
+# ipvsd, ...) and reports the median CPU of each: TCG timing drifts between runs.
 # The VM emulates its CPU (TCG): absolute figures are slow; the ratios are what count.
-# Takes about (WARMUP + WINDOW + 10) x 4 s plus the build: ~6 min with the defaults.
+# Takes about (WARMUP + WINDOW + 10) x 6 x REPS s plus the build: ~8 min with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,6 +37,7 @@ mkdir -p "$OUT"
 cargo build --release --quiet
 BIN=target/release/ipvsd
 rustc --edition 2021 -O -o target/bench/listener tests/bench/listener.rs
+rustc --edition 2021 -O -o target/bench/floor tests/bench/floor.rs
 
 # rs I: the I-th real server's address (0-based).
 rs() { echo "127.0.$((1 + $1 / 250)).$((1 + $1 % 250))"; }
@@ -76,5 +83,6 @@ done
 
 # The VM's CPU is emulated on the host's: a busy host slows both programs (not equally if it varies).
 echo "# host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-exec bash tests/vm/run.sh --timeout $((4 * (WARMUP + WINDOW + 40) + 120)) \
-	tests/bench/checks.vm.sh "$BIN" target/bench/listener "$OUT" "$N" "$WARMUP" "$WINDOW"
+REPS=${REPS:-1}
+exec bash tests/vm/run.sh --timeout $((6 * REPS * (WARMUP + WINDOW + 40) + 120)) \
+	tests/bench/checks.vm.sh "$BIN" target/bench/listener "$OUT" "$N" "$WARMUP" "$WINDOW" target/bench/floor "$REPS"

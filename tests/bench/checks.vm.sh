@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The in-VM half of tests/bench/checks.sh (see there).
-# Args: BIN LISTENER DIR N WARMUP WINDOW. DIR holds ipvsd-{tcp,http}.yaml and
+# Args: BIN LISTENER DIR N WARMUP WINDOW FLOOR REPS. DIR holds ipvsd-{tcp,http}.yaml and
 # keepalived-{tcp,http}.conf; the logs of each run are copied there (checks-*.log).
 set -euo pipefail
-BIN=$1 LISTENER=$2 DIR=$3 N=$4 WARMUP=$5 WINDOW=$6
+BIN=$1 LISTENER=$2 DIR=$3 N=$4 WARMUP=$5 WINDOW=$6 FLOOR=$7 REPS=${8:-1}
+PROGS=(ipvsd keepalived floor)
 WORK=/tmp/bench-checks
 mkdir -p "$WORK"
 ulimit -n 65536
@@ -109,6 +110,10 @@ run_one() {
 		keepalived -n -l -G -f "$DIR/keepalived-$kind.conf" -p "$WORK/ka.pid" -c "$WORK/ka-checker.pid" >"$log" 2>&1 &
 		ppid=$!
 		;;
+	floor)
+		"$FLOOR" "$kind" "$N" $((WARMUP + WINDOW + 30)) >"$log" 2>&1 &
+		ppid=$!
+		;;
 	esac
 	PIDS+=("$ppid")
 	sleep "$WARMUP"
@@ -154,46 +159,65 @@ run_one() {
 		R_FAIL=$(grep -ciE 'fail|timeout|Removing service|error' "$log" || true)
 		R_LATE=''
 		;;
+	floor)
+		# It keeps no table: the listener's errors are its failures.
+		R_FAIL=$R_ERR R_LATE=''
+		;;
 	esac
 	cp "$log" "$DIR/checks-$prog-$kind.log"
 }
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-echo "# checks on $(uname -r), $(nproc) vCPU (TCG): $N real servers, interval 1s, timeout 1s; warm-up ${WARMUP}s, window ${WINDOW}s"
+echo "# checks on $(uname -r), $(nproc) vCPU (TCG): $N real servers, interval 1s, timeout 1s; warm-up ${WARMUP}s, window ${WINDOW}s; $REPS interleaved repetition(s)"
 echo "# $(keepalived --version 2>&1 | head -n 1); ipvsd $("$BIN" --version 2>/dev/null | awk '{print $NF}')"
 echo "# verification (listener: probes it served per second over the window, errors, accept-queue drops, distinct addresses probed; failures the program logged; IPVS destinations at the end of the window)"
 ROWS=()
 for kind in tcp http; do
-	for prog in ipvsd keepalived; do
+	for ((rep = 1; rep <= REPS; rep++)); do
+	for prog in "${PROGS[@]}"; do
 		run_one "$kind" "$prog"
 		printf '%-4s %-10s served %d/s (accepted %d/s, errors %d, listen drops %d, %d addresses), failures logged %d, ipvs dests %d (weight 1: %d), %d processes, %d threads, peak RSS (VmHWM) %s MB\n' \
 			"$kind" "$prog" "$R_SRV" "$R_ACC" "$R_ERR" "$R_DROPS" "$R_DESTS" "$R_FAIL" "$R_IPVS" "$R_IPVS1" "$R_PROCS" "$R_THREADS" "$(mb "$R_HWM")"
 		[[ -z $R_LATE ]] || echo "     ipvsd check schedule: $R_LATE (its first 60 s, warm-up included)"
 		ROWS+=("$kind $prog $R_CPU $R_RSS $R_CRSS $R_PROBES $R_CTX")
 	done
+	done
 done
 
 echo
-echo "# results over the ${WINDOW}s window (CPU = utime+stime of all the program's processes; RSS = max VmRSS summed over them, sampled every 1 s; checker = keepalived's checker child alone)"
+echo "# results over the ${WINDOW}s window, median of $REPS run(s) each (CPU = utime+stime of all the program's processes; RSS = max VmRSS summed over them, sampled every 1 s; checker = keepalived's checker child alone; floor = tests/bench/floor.rs)"
 printf '%s\n' "${ROWS[@]}" | awk -v hz=$HZ -v w="$WINDOW" '
-	{ k = $1; p = $2; cpu[k, p] = $3 / hz; rss[k, p] = $4 / 1024; crss[k, p] = $5 / 1024; pr[k, p] = $6; ctx[k, p] = $7
+	function median(key,    n, i, j, t, v) {
+		n = cnt[key]
+		for (i = 1; i <= n; i++) v[i] = vals[key, i]
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}
+	function add(key, x) { vals[key, ++cnt[key]] = x }
+	{ k = $1; p = $2
+	  add(k SUBSEP p SUBSEP "cpu", $3 / hz); add(k SUBSEP p SUBSEP "rss", $4 / 1024); add(k SUBSEP p SUBSEP "crss", $5 / 1024)
+	  add(k SUBSEP p SUBSEP "pr", $6); add(k SUBSEP p SUBSEP "ctx", $7)
 	  if (!(k in seen)) { seen[k] = 1; kinds[++nk] = k } }
 	END {
 		printf "%-5s %-11s %8s %7s %8s %11s %9s %12s %11s\n", "check", "program", "CPU s", "CPU %", "RSS MB", "checker MB", "probes/s", "CPU ms/probe", "ctxsw/probe"
+		split("ipvsd keepalived floor", ps, " ")
 		for (i = 1; i <= nk; i++) {
 			k = kinds[i]
-			split("ipvsd keepalived", ps, " ")
-			for (j = 1; j <= 2; j++) {
+			for (j = 1; j <= 3; j++) {
 				p = ps[j]
-				printf "%-5s %-11s %8.2f %7.1f %8.1f %11.1f %9.0f %12.2f %11.2f\n", k, p, cpu[k, p], 100 * cpu[k, p] / w, rss[k, p], crss[k, p],
-					pr[k, p] / w, pr[k, p] ? 1000 * cpu[k, p] / pr[k, p] : 0, pr[k, p] ? ctx[k, p] / pr[k, p] : 0
+				cpu[p] = median(k SUBSEP p SUBSEP "cpu"); rss[p] = median(k SUBSEP p SUBSEP "rss"); crss[p] = median(k SUBSEP p SUBSEP "crss")
+				pr[p] = median(k SUBSEP p SUBSEP "pr"); ctx[p] = median(k SUBSEP p SUBSEP "ctx")
+				printf "%-5s %-11s %8.2f %7.1f %8.1f %11.1f %9.0f %12.3f %11.2f\n", k, p, cpu[p], 100 * cpu[p] / w, rss[p], crss[p],
+					pr[p] / w, pr[p] ? 1000 * cpu[p] / pr[p] : 0, pr[p] ? ctx[p] / pr[p] : 0
 			}
-			ci = cpu[k, "ipvsd"]; ck = cpu[k, "keepalived"]
+			ci = cpu["ipvsd"]; ck = cpu["keepalived"]; cf = cpu["floor"]
 			cr = ck ? ci / ck : 0
-			cpp = (pr[k, "ipvsd"] && pr[k, "keepalived"] && ck) ? (ci / pr[k, "ipvsd"]) / (ck / pr[k, "keepalived"]) : 0
-			rr = rss[k, "ipvsd"] / rss[k, "keepalived"]; rc = rss[k, "ipvsd"] / crss[k, "keepalived"]
+			cpp = (pr["ipvsd"] && pr["keepalived"] && ck) ? (ci / pr["ipvsd"]) / (ck / pr["keepalived"]) : 0
+			rr = rss["ipvsd"] / rss["keepalived"]; rc = rss["ipvsd"] / crss["keepalived"]
 			printf "%-5s ipvsd/keepalived: CPU %.2fx (%.2fx per probe) -- goal <= 0.5x: %s; RSS %.2fx (%.2fx of the checker alone) -- goal <= 2x: %s\n",
 				k, cr, cpp, (cr <= 0.5 ? "met" : "NOT met"), rr, rc, (rr <= 2 ? "met" : "NOT met")
+			printf "%-5s against the floor: keepalived %.2fx, ipvsd %.2fx (0.5x keepalived would be %.2fx the floor)\n",
+				k, cf ? ck / cf : 0, cf ? ci / cf : 0, cf ? 0.5 * ck / cf : 0
 		}
 	}'

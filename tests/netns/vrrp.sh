@@ -442,6 +442,50 @@ else
     grep -aq 'vrrp state changed from=fault to=backup reason=fault_cleared' "${DLOG[a]}"
 fi
 
+# --- 9. reload -----------------------------------------------------------------------------
+
+if [ "$IMPL" != ipvsd ]; then
+  skip "9 reload" "VRRP_IMPL=$IMPL"
+else
+  echo "# 9. SIGHUP of the master: unchanged instance keeps running (no VIP flap); changed one restarts"
+  reset_lab
+  start a ipvsd 150
+  start b ipvsd 100
+  election "9 reload setup" "$VIP4"
+  ta=$(transitions a) tb=$(transitions b)
+  # Same file: the instance is kept. The VIP must never leave a meanwhile.
+  director_signal a HUP
+  stays() {
+    local i
+    for ((i = 0; i < 200; i++)); do
+      vip_on a "$VIP4" && vip_off b "$VIP4" || return 1
+      sleep 0.01
+    done
+  }
+  check "9 reload: a holds $VIP4 without a gap for 2 s after SIGHUP" stays
+  check "9 reload: a logged the instance kept" \
+    grep -aq 'reload applied.*vrrp_kept=1 vrrp_restarted=0' "${DLOG[a]}"
+  check "9 reload: no state change on a" eq "$(transitions a)" "$ta"
+  check "9 reload: no state change on b" eq "$(transitions b)" "$tb"
+  check "9 metrics: a still became master once" metric_is a "ipvsd_vrrp_became_master$s51" 1
+  check "9 metrics: the reload counted as a success" \
+    metric_is a 'ipvsd_config_reloads{result="success"}' 1
+  # A changed priority (120, still above b): the instance restarts with it.
+  sed -i 's/priority: 150/priority: 120/' "${DCONF[a]}"
+  director_signal a HUP
+  now_us
+  t0=$NOW_US
+  poll_until "$t0" 3000 grep -aq 'reload applied.*vrrp_kept=0 vrrp_restarted=1' "${DLOG[a]}"
+  check "9 reload: a changed priority restarts the instance" \
+    grep -aq 'reload applied.*vrrp_kept=0 vrrp_restarted=1' "${DLOG[a]}"
+  if poll_until "$t0" $((MDI_A + MARGIN + 2000)) both; then
+    ok "9 reload: a holds $VIP4 again with priority 120 (${ELAPSED_MS} ms after SIGHUP)"
+  else
+    notok "9 reload: a holds $VIP4 again with priority 120"
+  fi
+  check "9 metrics: a's priority is 120" metric_is a "ipvsd_vrrp_priority$s51" 120
+fi
+
 reset_lab
 summary
 [ "$FAILED" -eq 0 ]
