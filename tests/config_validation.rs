@@ -307,3 +307,33 @@ fn a_single_status_code_may_be_quoted() {
         .is_empty()
     );
 }
+
+#[test]
+fn hashing_schedulers_remove_failed_servers_by_default() {
+    use ipvsd::config::OnFailure;
+    let on_failure = |sched: &str, extra: &str| {
+        let y = format!("{VS}  - {{address: 192.0.2.7:80, scheduler: {sched}{extra}}}\n");
+        common::load(&y).virtual_servers[0].on_failure
+    };
+    // A weight-0 server still owns its hash bucket in sh (without sh-fallback), mh (without
+    // mh-fallback) and dh: its clients would be refused, so it is removed instead.
+    assert_eq!(on_failure("sh", ""), OnFailure::Remove);
+    assert_eq!(on_failure("mh", ""), OnFailure::Remove);
+    assert_eq!(on_failure("dh", ""), OnFailure::Remove);
+    assert_eq!(
+        on_failure("sh", ", scheduler_flags: [sh-port]"),
+        OnFailure::Remove
+    );
+    assert_eq!(
+        on_failure("sh", ", scheduler_flags: [sh-fallback]"),
+        OnFailure::Drain
+    );
+    assert_eq!(
+        on_failure("mh", ", scheduler_flags: [mh-fallback]"),
+        OnFailure::Drain
+    );
+    assert_eq!(on_failure("rr", ""), OnFailure::Drain);
+    assert_eq!(on_failure("wlc", ""), OnFailure::Drain);
+    // Said explicitly, it stands.
+    assert_eq!(on_failure("sh", ", on_failure: drain"), OnFailure::Drain);
+}

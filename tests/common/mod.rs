@@ -37,3 +37,9 @@ pub fn problems(yaml: &str) -> Vec<String> {
             .collect(),
     }
 }
+
+/// Loads config text with `FakeEnv`; panics with the problems if it is invalid.
+pub fn load(yaml: &str) -> ipvsd::config::Config {
+    ipvsd::config::load_str(yaml, Path::new("t.yaml"), &FakeEnv)
+        .unwrap_or_else(|e| panic!("{:?}\n{yaml}", e.problems()))
+}

@@ -174,7 +174,17 @@ fn decode_one(
                 OnFailure::Drain
             }
         }),
-        None => Some(OnFailure::Drain),
+        // A hashing scheduler sends a client to the server its hash names, and to none if
+        // that one has weight 0 (sh and mh unless their fallback flag is set; dh always):
+        // draining would refuse those clients, so by default a failed server is removed
+        // and its clients are hashed onto the others.
+        None => Some(match (scheduler, scheduler_flags) {
+            (Some(Scheduler::Dh), _) => OnFailure::Remove,
+            (Some(Scheduler::Sh | Scheduler::Mh), Some(f)) if f & svc_flags::SCHED1 == 0 => {
+                OnFailure::Remove
+            }
+            _ => OnFailure::Drain,
+        }),
     };
     let quorum_node = m.get("quorum");
     let quorum = match quorum_node {
