@@ -32,6 +32,7 @@ VM_TESTS=(
   tests/vm/checks.sh
   tests/vm/vrrp.sh
   tests/vm/hitless.sh
+  tests/vm/labs.sh
 )
 # Run again on the next Debian release's kernel (6.12): its IPVS has the twos scheduler,
 # which the stable kernel (6.1) lacks, so every scheduler is tested on a real kernel.
@@ -148,7 +149,7 @@ if [ "${IPVSD_SKIP_VM:-}" = 1 ]; then
   skipped=$((skipped + n))
 else
   note "VM: building the VM-only test binaries and preparing the kernel and initramfs"
-  if ! cargo build --quiet || ! cargo build --quiet --example openmetrics ||
+  if ! cargo build --quiet || ! cargo build --quiet --example openmetrics --example labserver ||
     ! cargo test --no-run --quiet --features vm-tests --test vm_netlink --test vm_netlink_admin; then
     n=$((${#VM_TESTS[@]} + ${#VM_TESTS_NEWER[@]}))
     fail "$n" "VM test binaries did not build: $n VM test scripts not run"

@@ -170,6 +170,7 @@ t_fwmark_sh_same_server() {
 	done
 	echo "sh: $out"
 	if ((bad)); then
+		grep -E 'real server (down|up)' "$WORK/ipvsd.log" || echo "(no real server changed state)"
 		x d ipvsadm -Lnc
 		for r in 27 37; do x "r$r" ss -tan; done
 		return 1
