@@ -12,7 +12,11 @@
 # through the VIP; the kernel's connection-sync daemon runs as master on a and as backup
 # on b, and connections made through a appear in b's table; SIGKILL of a moves both
 # addresses and the master sync daemon to b within the master-down interval and the
-# client is served by b; a restarted a takes everything back (preemption) and b releases.
+# client is served by b (a's links go down with the kill: a machine failure, not just a
+# process crash); a client looping requests through the failover sees failures only
+# inside the takeover window (printed); a slow download established through a (NAT with
+# connection sync) completes through b; a restarted a takes everything back (preemption)
+# and b releases.
 set -euo pipefail
 
 # shellcheck source=tests/vm/lib.sh
@@ -67,6 +71,8 @@ setup() {
 		ip -n "$NS-r$r" route add default via 198.51.100.7
 		mkdir -p "$WORK/www$r"
 		echo "RS$r" >"$WORK/www$r/index.html"
+		# For the long-lived connection across the failover: 2 MiB, fetched slowly.
+		head -c 2097152 /dev/zero >"$WORK/www$r/big"
 		x "r$r" busybox httpd -f -p "198.51.100.$r:80" -h "$WORK/www$r" </dev/null >/dev/null 2>&1 &
 		echo $! >"$WORK/httpd$r.pid"
 	done
@@ -167,10 +173,36 @@ t_connections_synced() {
 	}
 }
 
+# The client's view of the failover, in the background: one request after another
+# (curl --max-time 1), each line `START_MS ok|fail`, until the stop file appears (bounded
+# to 60 s); and one slow download (2 MiB at 128 KiB/s, about 16 s) started before the kill,
+# which must survive it: with connection sync, b knows the connection.
+loop_start() {
+	rm -f "$WORK/stop"
+	(
+		end=$(($(now_ms) + 60000))
+		while [[ ! -e $WORK/stop ]] && (($(now_ms) < end)); do
+			t=$(now_ms)
+			if x c curl -s -m 1 -o /dev/null http://203.0.113.7/; then echo "$t ok"; else echo "$t fail"; fi
+		done
+	) >"$WORK/loop" 2>&1 &
+	echo $! >"$WORK/loop.pid"
+	x c curl -s -m 60 --limit-rate 128k -o /dev/null -w '%{http_code} %{size_download}\n' \
+		http://203.0.113.7/big >"$WORK/download" 2>&1 &
+	echo $! >"$WORK/download.pid"
+}
+
 t_takeover() {
 	local t0 t1
+	loop_start
+	sleep 3 # the download is under way, the loop has a baseline
 	t0=$(now_ms)
+	echo "$t0" >"$WORK/kill_ms"
+	# A machine failure, not just a process crash: the daemon dies and a's links go down
+	# (a killed process alone leaves a's kernel forwarding with the addresses it holds).
 	kill -KILL "${PID[a]}"
+	ip -n "$NS-a" link set eth0 down
+	ip -n "$NS-a" link set eth1 down
 	unset 'PID[a]'
 	wait_for 8 holds b || { logs; return 1; }
 	t1=$(now_ms)
@@ -180,10 +212,46 @@ t_takeover() {
 	wait_for 10 served_by_both || { logs; return 1; }
 }
 
+# Requests failed only between the kill and the takeover (plus one request's time), and
+# every one after it succeeded; prints the window.
+t_client_window() {
+	sleep 3
+	touch "$WORK/stop"
+	local p
+	p=$(cat "$WORK/loop.pid")
+	while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+	local k tk
+	k=$(cat "$WORK/kill_ms") tk=$(cat "$WORK/takeover_ms")
+	awk -v k="$k" -v tk="$tk" '
+		{ n++; if ($2 == "fail") { f++; if (!ff) ff = $1; lf = $1 } else if ($1 > k) after++ }
+		END {
+			printf "# client loop: %d requests, %d failed", n, f
+			if (f) printf ", from %+d ms to %+d ms after the kill (takeover at +%d ms)", ff - k, lf - k, tk
+			printf "; %d succeeded after the kill\n", after
+			# A failed request started before the takeover ended (its 1 s timeout aside).
+			bad = f && (ff < k - 1000 || lf > k + tk + 1000)
+			exit (bad || after < 5 || n < 10)
+		}' "$WORK/loop" | tee "$WORK/window"
+}
+
+t_long_connection_survives() {
+	local p
+	p=$(cat "$WORK/download.pid")
+	while kill -0 "$p" 2>/dev/null; do sleep 0.2; done
+	local got
+	got=$(cat "$WORK/download")
+	echo "# download across the failover: $got (want 200 2097152)"
+	[[ $got == "200 2097152" ]]
+}
+
 t_preempt_back() {
+	# a comes back: links up (its old addresses are still on them; the new daemon removes
+	# what a killed run left behind), daemon started.
+	ip -n "$NS-a" link set eth0 up
+	ip -n "$NS-a" link set eth1 up
 	start a
-	wait_for 25 holds a || { logs; return 1; }
-	wait_for 5 holds_none b || { logs; return 1; }
+	wait_for 25 holds a || { echo "a does not hold the addresses"; x a ip -o addr; logs; return 1; }
+	wait_for 5 holds_none b || { echo "b still holds an address"; x b ip -o addr; logs; return 1; }
 	wait_for 5 sync_daemon a master || { x a ipvsadm -L --daemon; return 1; }
 	wait_for 5 sync_daemon b backup || { x b ipvsadm -L --daemon; return 1; }
 	wait_for 10 served_by_both
@@ -199,5 +267,9 @@ check "connection sync: master daemon on a, backup on b" t_sync_roles
 check "connections made through a appear in b's table" t_connections_synced
 check "SIGKILL a: b holds both addresses within the master-down interval, runs the master sync daemon, serves" t_takeover
 echo "# takeover after SIGKILL: $(cat "$WORK/takeover_ms" 2>/dev/null || echo '?') ms (bound ${TAKEOVER_MS} ms)"
+check "client loop through the failover: requests fail only inside the takeover window" t_client_window
+cat "$WORK/window" 2>/dev/null || true
+check "NAT with connection sync: a download established through a completes through b" t_long_connection_survives
+cat "$WORK/download" 2>/dev/null | sed 's/^/# download: /' || true
 check "a restarted preempts: it holds everything again, b releases and goes back to backup sync" t_preempt_back
 vm_summary vm-vrrp
