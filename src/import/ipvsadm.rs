@@ -533,10 +533,13 @@ fn service_options(svc: &mut Service, l: &Line, file: &str, omissions: &mut Vec<
     }
 }
 
-fn push_forwarding(m: &mut Map, f: &Forwarding) {
+/// `forwarding`, and `tunnel` unless it is ipip without checksum inherited from nowhere
+/// else (a real server of a service with another tunnel gets it written out).
+fn push_forwarding(m: &mut Map, f: &Forwarding, parent: Option<&Forwarding>) {
     m.push("forwarding", Value::str(f.name()));
     if let Forwarding::Tunnel { kind, csum } = f {
-        if (*kind, *csum) == (TunnelType::Ipip, TunnelCsum::NoCsum) {
+        let inherits_other = matches!(parent, Some(p @ Forwarding::Tunnel { .. }) if p != f);
+        if (*kind, *csum) == (TunnelType::Ipip, TunnelCsum::NoCsum) && !inherits_other {
             return;
         }
         let mut t = Map::new();
@@ -620,7 +623,7 @@ fn emit(svc: &Service, file: &str, omissions: &mut Vec<Omission>) -> Map {
             _ => Some((f, n)),
         })
         .map_or(Forwarding::Dr, |(f, _)| f);
-    push_forwarding(&mut m, &fwd);
+    push_forwarding(&mut m, &fwd, None);
     if let Some(t) = svc.persistence {
         let mut p = Map::new();
         p.push("timeout", Value::duration(Duration::from_secs(t.into())));
@@ -681,7 +684,7 @@ fn emit(svc: &Service, file: &str, omissions: &mut Vec<Omission>) -> Map {
             }
         }
         if d.forwarding != fwd {
-            push_forwarding(&mut r, &d.forwarding);
+            push_forwarding(&mut r, &d.forwarding, Some(&fwd));
         }
         if Family::of(&d.addr) != svc.key.family()
             && !matches!(d.forwarding, Forwarding::Tunnel { .. })

@@ -1031,7 +1031,7 @@ pub(super) fn emit_all(
                         ),
                     };
                     let what = format!(
-                        "{} ({}:{}), member {} of virtual_server_group {g} ({}:{})",
+                        "{} ({}:{}): {} ({}:{})",
                         vs.header,
                         ctx.files[vs.loc.file],
                         vs.loc.line,
@@ -1128,10 +1128,13 @@ fn fwmark_family(vs: &Vs, member: Option<Family>) -> Family {
         .unwrap_or(Family::Inet)
 }
 
-fn push_forwarding(m: &mut Map, f: &Forwarding) {
+/// `forwarding` (and `tunnel` unless it is the default ipip without checksum that would be
+/// inherited anyway: a real server of a service with another tunnel gets it written out).
+pub(crate) fn push_forwarding(m: &mut Map, f: &Forwarding, parent: Option<&Forwarding>) {
     m.push("forwarding", Value::str(f.name()));
     if let Forwarding::Tunnel { kind, csum } = f {
-        if (*kind, *csum) == (TunnelType::Ipip, TunnelCsum::NoCsum) {
+        let inherits_other = matches!(parent, Some(p @ Forwarding::Tunnel { .. }) if p != f);
+        if (*kind, *csum) == (TunnelType::Ipip, TunnelCsum::NoCsum) && !inherits_other {
             return;
         }
         let mut t = Map::new();
@@ -1243,7 +1246,7 @@ fn emit_service(ctx: &mut Ctx<'_>, vs: &Vs, key: ServiceKey, name: &str, ssl: &S
         }
     }
     let fwd = vs.forwarding.unwrap_or(Forwarding::Nat);
-    push_forwarding(&mut m, &fwd);
+    push_forwarding(&mut m, &fwd, None);
 
     if persistent {
         let mut p = Map::new();
@@ -1512,7 +1515,7 @@ fn emit_rs(
         m.push("lower_threshold", Value::int(lower));
     }
     if fwd != svc_fwd {
-        push_forwarding(&mut m, &fwd);
+        push_forwarding(&mut m, &fwd, Some(&svc_fwd));
     }
     let alpha = rs.alpha.unwrap_or(vs.alpha) || rs.checkers.iter().any(|c| c.alpha);
     if alpha != vs.alpha {
@@ -1570,7 +1573,7 @@ fn emit_sorry(
     }
     let fwd = vs.sorry_forwarding.unwrap_or(svc_fwd);
     if fwd != svc_fwd {
-        push_forwarding(&mut m, &fwd);
+        push_forwarding(&mut m, &fwd, Some(&svc_fwd));
     }
     Some(m)
 }

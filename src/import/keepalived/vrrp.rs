@@ -689,16 +689,26 @@ fn track_weights(
             ctx.omit(
                 t.loc,
                 t.keyword,
-                "keepalived does not change an address owner's priority (255); not converted",
+                format!("{}: keepalived does not track weighted interfaces of an address owner (priority 255); not converted", t.name),
             );
             continue;
         }
         if group_member && !t.from_group {
+            if t.reverse {
+                ctx.omit(
+                    t.loc,
+                    t.keyword,
+                    format!("{}: keepalived drops the weight of a sync group member's tracker (without sync_group_tracking_weight), leaving `weight 0 reverse` (FAULT while up), which has no equivalent; not converted", t.name),
+                );
+                continue;
+            }
             ctx.omit(
                 t.loc,
                 t.keyword,
-                "keepalived ignores weighted trackers of sync group members (unless sync_group_tracking_weight); not converted",
+                format!("{}: keepalived drops the weight of a sync group member's tracker (without sync_group_tracking_weight): converted as keepalived runs it, FAULT while down", t.name),
             );
+            names.push(t.name.clone());
+            items.push(Value::str(t.name));
             continue;
         }
         let w = i64::from(t.weight);
