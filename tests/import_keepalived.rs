@@ -389,8 +389,8 @@ fn ssl_get_without_a_ca_trusts_the_system_roots_and_says_so() {
         (ch.interval, ch.timeout, ch.rise, ch.fall),
         (secs(60), secs(5), 1, 2)
     );
-    assert_eq!(omitted(&c), ["ssl-noca.conf:5: SSL_GET"]);
-    why(&c, 5, "set `ca_file`");
+    assert_eq!(omitted(&c), ["ssl-noca.conf:6: SSL_GET"]);
+    why(&c, 6, "set `ca_file`");
 }
 
 #[test]
@@ -517,7 +517,8 @@ fn sorry_server_quorum_and_hysteresis_keep_keepalived_thresholds() {
     assert_eq!((sorry.address, sorry.port), (ip("127.0.0.1"), 8080));
     assert_eq!(sorry.forwarding, Forwarding::Dr);
     assert_eq!(v.real_servers.iter().map(|r| r.weight).sum::<u32>(), 4);
-    let v2 = vs(&cfg, "tcp/192.0.2.71:80");
+    // No `protocol`: keepalived's default is UDP.
+    let v2 = vs(&cfg, "udp/192.0.2.71:80");
     assert_eq!(v2.quorum, 1, "an unreachable quorum is not converted");
     assert_eq!(v2.sorry_server.as_ref().unwrap().port, 80);
     assert_eq!(
@@ -526,9 +527,11 @@ fn sorry_server_quorum_and_hysteresis_keep_keepalived_thresholds() {
             "sorry-quorum.conf:10: quorum_up",
             "sorry-quorum.conf:11: quorum_down",
             "sorry-quorum.conf:14: sorry_server_inhibit",
+            "sorry-quorum.conf:31: virtual_server",
             "sorry-quorum.conf:33: quorum",
         ]
     );
+    why(&c, 31, "keepalived uses UDP");
     why(&c, 33, "can never be met");
 }
 
@@ -551,8 +554,8 @@ fn inhibit_on_failure_is_drain_and_alpha_starts_servers_down() {
         InitialState::Down,
         "a checker's alpha"
     );
-    assert_eq!(omitted(&c), ["inhibit-alpha.conf:21: inhibit_on_failure"]);
-    why(&c, 21, "one `on_failure` per virtual server");
+    assert_eq!(omitted(&c), ["inhibit-alpha.conf:22: inhibit_on_failure"]);
+    why(&c, 22, "one `on_failure` per virtual server");
 }
 
 #[test]
@@ -767,7 +770,7 @@ fn includes_are_read_in_place_and_items_name_their_file() {
     assert_eq!(
         omitted(&c),
         [
-            "include.d/10-web.conf:11: notify_up",
+            "include.d/10-web.conf:12: notify_up",
             "include.d/20-dns.conf:6: notify_down",
             "include.conf:7: includer",
         ]
@@ -824,6 +827,7 @@ fn everything_without_an_equivalent_is_listed_never_dropped() {
             "unknown.conf:55: mystery_option",
             "unknown.conf:58: vrrp_instance",
             "unknown.conf:61: no_virtual_ipaddress",
+            "unknown.conf:64: virtual_server",
             "unknown.conf:66: smtp_alert",
             "unknown.conf:67: ha_suspend",
             "unknown.conf:69: SMTP_CHECK",
@@ -841,6 +845,35 @@ fn everything_without_an_equivalent_is_listed_never_dropped() {
         &c,
         78,
         "unknown keyword in the top level; not converted (with its block)",
+    );
+}
+
+#[test]
+fn keepalived_own_corrections_are_applied_and_listed() {
+    // No protocol: UDP. Port 0 without persistence: persistent 360 s. A protocol on a
+    // fwmark service: ignored. (keepalived's check_data.c does the same, logging each.)
+    let text = "virtual_server 192.0.2.1 0 {\n\
+                \x20 lb_kind DR\n\
+                \x20 real_server 198.51.100.1 {\n  }\n\
+                }\n\
+                virtual_server fwmark 5 {\n\
+                \x20 protocol TCP\n\
+                \x20 real_server 198.51.100.2 {\n  }\n\
+                }\n";
+    let conv = keepalived::convert_str("k.conf", text).unwrap();
+    let (c, cfg) = load(&conv);
+    let v = vs(&cfg, "udp/192.0.2.1:0");
+    assert_eq!(v.persistence.as_ref().unwrap().timeout, 360);
+    assert_eq!(v.real_servers[0].port, 0);
+    assert_eq!(vs(&cfg, "fwmark/5").real_servers.len(), 1);
+    let items: Vec<String> = c.omissions.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        items,
+        [
+            "k.conf:1: virtual_server: no `protocol`: keepalived uses UDP (its log says \"no protocol set - defaulting to UDP\"), and so does this config; if TCP was meant, write `protocol: tcp`",
+            "k.conf:1: virtual_server: a service without a port (all ports) must be persistent: keepalived makes it persistent for 360 s, and so does this config",
+            "k.conf:7: protocol: a fwmark service has no protocol (keepalived ignores it too)",
+        ]
     );
 }
 
@@ -877,7 +910,7 @@ fn includes_nest_relative_to_the_including_file_with_brace_globs() {
         ("etc/keepalived.conf", "include conf.d/{web,dns}.conf\n"),
         (
             "etc/conf.d/web.conf",
-            "virtual_server 192.0.2.1 80 {\n  lb_kind NAT\n  include rs/*.conf\n}\n",
+            "virtual_server 192.0.2.1 80 {\n  lb_kind NAT\n  protocol TCP\n  include rs/*.conf\n}\n",
         ),
         ("etc/conf.d/rs/a.conf", "real_server 198.51.100.1 80 {\n}\n"),
         (
@@ -966,11 +999,11 @@ fn cli_prints_the_config_and_lists_omissions_on_stderr() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(config::load_str(&stdout, Path::new("x.yaml"), &FakeEnv).is_ok());
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 5, "{stderr}");
+    assert_eq!(lines.len(), 6, "{stderr}");
     assert!(lines[0].ends_with("sorry-quorum.conf:10: quorum_up: no ipvsd equivalent; not converted: watch ipvsd_virtual_server_quorum_up in /metrics, or the quorum events in the log"), "{stderr}");
     assert_eq!(
-        lines[4],
-        "4 items not converted (also listed in the config's header)"
+        lines[5],
+        "5 items not converted (also listed in the config's header)"
     );
 }
 

@@ -77,17 +77,21 @@ impl Timing {
     }
 }
 
+#[derive(Clone)]
 enum Target {
     Addr(IpAddr, u16),
     Fwmark(u32),
     Group(String),
 }
 
+#[derive(Clone)]
 pub(super) struct Vs {
     loc: Loc,
     header: String,
     target: Target,
-    protocol: Protocol,
+    /// None: keepalived's default, UDP.
+    protocol: Option<Protocol>,
+    protocol_stmt: Option<Stmt>,
     ip_family: Option<Family>,
     scheduler: Option<Scheduler>,
     flags: Vec<(String, Stmt)>,
@@ -109,6 +113,7 @@ pub(super) struct Vs {
     real_servers: Vec<Rs>,
 }
 
+#[derive(Clone)]
 struct Rs {
     loc: Loc,
     ip: IpAddr,
@@ -124,6 +129,7 @@ struct Rs {
     checkers: Vec<Checker>,
 }
 
+#[derive(Clone)]
 struct Checker {
     loc: Loc,
     keyword: String,
@@ -135,6 +141,7 @@ struct Checker {
     alpha: bool,
 }
 
+#[derive(Clone)]
 enum Kind {
     Tcp,
     Http {
@@ -154,6 +161,7 @@ enum Kind {
     },
 }
 
+#[derive(Clone)]
 struct Url {
     path: String,
     status: Vec<Value>,
@@ -459,7 +467,8 @@ pub(super) fn parse_vs(ctx: &mut Ctx<'_>, s: &Stmt) -> Option<Vs> {
         loc: s.loc,
         header,
         target,
-        protocol: Protocol::Tcp,
+        protocol: None,
+        protocol_stmt: None,
         ip_family: None,
         scheduler: None,
         flags: Vec::new(),
@@ -520,12 +529,15 @@ pub(super) fn parse_vs(ctx: &mut Ctx<'_>, s: &Stmt) -> Option<Vs> {
                 Some("sip") => vs.engine = Some(c.clone()),
                 _ => ctx.omit_stmt(c, "the only persistence engine is sip; not converted"),
             },
-            "protocol" => match c.arg(1) {
-                Some("TCP") => vs.protocol = Protocol::Tcp,
-                Some("UDP") => vs.protocol = Protocol::Udp,
-                Some("SCTP") => vs.protocol = Protocol::Sctp,
-                _ => ctx.omit_stmt(c, "not TCP, UDP or SCTP; tcp is used"),
-            },
+            "protocol" => {
+                match c.arg(1).map(str::to_ascii_uppercase).as_deref() {
+                    Some("TCP") => vs.protocol = Some(Protocol::Tcp),
+                    Some("UDP") => vs.protocol = Some(Protocol::Udp),
+                    Some("SCTP") => vs.protocol = Some(Protocol::Sctp),
+                    _ => ctx.omit_stmt(c, "not TCP, UDP or SCTP; not converted"),
+                }
+                vs.protocol_stmt = Some(c.clone());
+            }
             "ip_family" => match c.arg(1) {
                 Some("inet") => vs.ip_family = Some(Family::Inet),
                 Some("inet6") => vs.ip_family = Some(Family::Inet6),
@@ -976,11 +988,14 @@ pub(super) fn emit_all(
     let mut names: Vec<String> = Vec::new();
     let mut keys: HashSet<ServiceKey> = HashSet::new();
     for vs in services {
+        let adjusted = keepalived_corrections(ctx, vs, groups);
+        let vs = &adjusted;
+        let protocol = vs.protocol.unwrap_or(Protocol::Udp);
         let mut concrete: Vec<(ServiceKey, String, String)> = Vec::new();
         match &vs.target {
             Target::Addr(ip, port) => {
                 let key = ServiceKey::Addr {
-                    protocol: vs.protocol,
+                    protocol,
                     addr: *ip,
                     port: *port,
                 };
@@ -1016,7 +1031,7 @@ pub(super) fn emit_all(
                     let (key, loc) = match m {
                         Member::Addr(ip, port, loc) => (
                             ServiceKey::Addr {
-                                protocol: vs.protocol,
+                                protocol,
                                 addr: *ip,
                                 port: *port,
                             },
@@ -1065,6 +1080,54 @@ pub(super) fn emit_all(
         }
     }
     items
+}
+
+/// What keepalived itself changes in a virtual server before using it
+/// (check_data.c, validate_check_config), each listed: no `protocol` on an address service
+/// is UDP; a port-0 address that is not persistent is made persistent (360 s); a protocol
+/// on a fwmark service is ignored.
+fn keepalived_corrections(ctx: &mut Ctx<'_>, vs: &Vs, groups: &HashMap<String, Group>) -> Vs {
+    let mut vs = vs.clone();
+    let (has_addr, zero_port) = match &vs.target {
+        Target::Addr(_, port) => (true, *port == 0),
+        Target::Fwmark(_) => (false, false),
+        Target::Group(g) => groups.get(g).map_or((false, false), |g| {
+            let addrs: Vec<u16> = g
+                .members
+                .iter()
+                .filter_map(|m| match m {
+                    Member::Addr(_, port, _) => Some(*port),
+                    Member::Fwmark(..) => None,
+                })
+                .collect();
+            (!addrs.is_empty(), addrs.contains(&0))
+        }),
+    };
+    if has_addr && vs.protocol.is_none() && vs.protocol_stmt.is_none() {
+        ctx.omit(
+            vs.loc,
+            "virtual_server",
+            "no `protocol`: keepalived uses UDP (its log says \"no protocol set - defaulting to UDP\"), and so does this config; if TCP was meant, write `protocol: tcp`",
+        );
+    }
+    if !has_addr {
+        if let Some(p) = &vs.protocol_stmt {
+            ctx.omit_stmt(
+                p,
+                "a fwmark service has no protocol (keepalived ignores it too)",
+            );
+        }
+    }
+    let persistent = vs.persistence_timeout.is_some() || vs.granularity.is_some();
+    if zero_port && !persistent {
+        ctx.omit(
+            vs.loc,
+            "virtual_server",
+            "a service without a port (all ports) must be persistent: keepalived makes it persistent for 360 s, and so does this config",
+        );
+        vs.persistence_timeout = Some(360);
+    }
+    vs
 }
 
 fn describe_key(key: &ServiceKey) -> String {
@@ -1171,17 +1234,6 @@ fn emit_service(ctx: &mut Ctx<'_>, vs: &Vs, key: ServiceKey, name: &str, ssl: &S
         ServiceKey::Fwmark { .. } => 0,
     };
     let persistent = vs.persistence_timeout.is_some() || vs.granularity.is_some();
-    if matches!(key, ServiceKey::Addr { port: 0, .. }) && !persistent {
-        ctx.omit(
-            vs.loc,
-            "virtual_server",
-            format!(
-                "{}: a service without a port (all ports) must be persistent (persistence_timeout); not converted",
-                describe_key(&key)
-            ),
-        );
-        return None;
-    }
     let mut m = Map::new();
     m.push("name", Value::str(name));
     match key {
@@ -1433,13 +1485,16 @@ fn netmask(g: &str, family: Family) -> Option<Value> {
     }
 }
 
-/// The address ipvsd writes for a real server of `key`, the port keepalived probed (if it
-/// differs from what ipvsd will probe), and whether that is a change to list.
+/// The address ipvsd writes for a real server of `key`, its port, and the port keepalived
+/// probed when ipvsd would probe another. keepalived passes a real server's port to the
+/// kernel as written, except that a group member takes it from the member unless NAT (port
+/// 0 for a fwmark member), ipvsd's real servers without a port take the service's.
 fn rs_address(
     ctx: &mut Ctx<'_>,
     rs: &Rs,
     key: &ServiceKey,
     fwd: &Forwarding,
+    group: bool,
 ) -> (String, u16, Option<u16>) {
     let (svc_port, is_mark) = match key {
         ServiceKey::Addr { port, .. } => (*port, false),
@@ -1449,10 +1504,14 @@ fn rs_address(
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => a.to_string(),
     };
+    let nat = *fwd == Forwarding::Nat;
     match rs.port {
         None => (bare, svc_port, None),
         Some(p) if p == svc_port => (bare, svc_port, None),
-        Some(p) if *fwd == Forwarding::Nat || is_mark => (fmt_addr_port(&rs.ip, p), p, None),
+        Some(p) if nat || (is_mark && !group) => (fmt_addr_port(&rs.ip, p), p, None),
+        // keepalived's own rule for groups (it warns that the port is ignored): the same
+        // table, the checks keep probing the written port.
+        Some(p) if group => (bare, svc_port, Some(p)),
         Some(p) => {
             ctx.omit(
                 rs.loc,
@@ -1492,7 +1551,8 @@ fn emit_rs(
         );
         return None;
     }
-    let (address, port, probe_port) = rs_address(ctx, rs, key, &fwd);
+    let group = matches!(vs.target, Target::Group(_));
+    let (address, port, probe_port) = rs_address(ctx, rs, key, &fwd, group);
     let mut m = Map::new();
     m.push("address", Value::str(address));
     if let Some(w) = rs.weight.or(vs.weight) {
