@@ -31,6 +31,7 @@ VM_TESTS=(
   tests/vm/daemon.sh
   tests/vm/checks.sh
   tests/vm/vrrp.sh
+  tests/vm/import.sh
 )
 # Run again on the next Debian release's kernel (6.12): its IPVS has the twos scheduler,
 # which the stable kernel (6.1) lacks, so every scheduler is tested on a real kernel.

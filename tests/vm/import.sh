@@ -213,7 +213,8 @@ write_keepalived_conf() {
 # Runs keepalived's checker process in the namespace until its table has N services.
 start_keepalived() {
 	local want=$1 i n
-	in_ns keepalived --dont-fork --log-console --check --use-file="$KA_CONF" \
+	# No --log-console: it writes to the VM's console, in the middle of the test output.
+	in_ns keepalived --dont-fork --check --use-file="$KA_CONF" \
 		--pid="$WORK/ka.pid" --checkers_pid="$WORK/ka-checker.pid" >"$WORK/keepalived.log" 2>&1 &
 	KA_PID=$!
 	for ((i = 0; i < 100; i++)); do
@@ -221,7 +222,7 @@ start_keepalived() {
 		((n >= want)) && return 0
 		sleep 0.1
 	done
-	echo "keepalived made $n services, not $want:"
+	echo "keepalived made $n services, not $want (run it with --log-console to see why):"
 	cat "$WORK/keepalived.log"
 	return 1
 }
