@@ -273,6 +273,7 @@ if [[ ! -x $IPVSD ]]; then
 	exit 1
 fi
 mkdir -p "$WORK"
+has_module ip_vs_pe_sip || echo "# ip_vs_pe_sip is not in this kernel: the SIP engine rules are left out"
 check "ipvsadm: NAT with port mapping, DR, weight 0, a service without real servers" roundtrip nat_dr
 check "ipvsadm: UDP one-packet with sh flags, flag-2, SCTP" roundtrip udp_sctp_flags
 check "ipvsadm: persistence, netmask, all ports, SIP engine" roundtrip persistence
