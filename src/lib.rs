@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod daemon;
+pub mod import;
 pub mod ipvs;
 pub mod metrics;
 pub mod realserver;

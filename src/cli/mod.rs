@@ -1,6 +1,7 @@
 //! The command line: `ipvsd check-config`, `ipvsd run` (and `run --dry-run`), `ipvsd
 //! apply`, `ipvsd status` and `ipvsd drain|undrain` (clients of the running daemon's
-//! admin API), `ipvsd list` and `ipvsd export` (the kernel's table).
+//! admin API), `ipvsd list` and `ipvsd export` (the kernel's table), `ipvsd import
+//! keepalived|ipvsadm` (other configs into ipvsd YAML).
 //!
 //! Each subcommand is a thin shell: load the config, call the library, print, pick the
 //! exit code. Exit codes are part of the interface (README, "Exit codes").
@@ -34,6 +35,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREADABLE: u8 = 3;
 /// Exit status: the daemon failed at run time.
 pub const EXIT_RUNTIME: u8 = 4;
+/// Exit status: `import --strict` found something it could not convert.
+pub const EXIT_NOT_CONVERTED: u8 = 6;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -146,6 +149,12 @@ pub enum Command {
         #[arg(long)]
         exact: bool,
     },
+    /// Convert a keepalived.conf or ipvsadm rules into an ipvsd config; list what could
+    /// not be converted (FILE:LINE: keyword: why) on stderr and in the config's header.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Print the live IPVS table in `ipvsadm -S -n` format (for `ipvsadm-restore`).
     Export {
         /// Only the services this config owns.
@@ -176,6 +185,36 @@ pub struct RealserverArgs {
     /// Where setup records what it changed, for teardown.
     #[arg(long, default_value = crate::realserver::DEFAULT_STATE)]
     state: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportFrom {
+    /// keepalived.conf and the files it includes: virtual servers (and groups), real
+    /// servers, checkers, sorry servers, VRRP instances and sync groups.
+    Keepalived {
+        /// The keepalived configuration file.
+        file: PathBuf,
+        #[command(flatten)]
+        out: ImportOutput,
+    },
+    /// `ipvsadm -S -n` output: virtual and real servers (ipvsadm rules have no health
+    /// checks, so neither has the config).
+    Ipvsadm {
+        /// The saved rules (`ipvsadm -S -n > FILE`); `-` reads stdin.
+        file: PathBuf,
+        #[command(flatten)]
+        out: ImportOutput,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportOutput {
+    /// Write the config to this file instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Fail (exit 6, nothing written) if anything could not be converted.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -255,6 +294,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             list(&config, columns, exact)
         }
         Command::Export { owned, config } => export(owned.then_some(config.as_path())),
+        Command::Import { from } => import(from),
         Command::Apply { config } => apply(&config),
         Command::Run {
             config,
@@ -439,6 +479,89 @@ fn export(owned_by: Option<&std::path::Path>) -> u8 {
         Err(e) => {
             eprintln!("ipvsd: cannot read the IPVS table: {}", error_chain(&e));
             EXIT_RUNTIME
+        }
+    }
+}
+
+fn import(from: ImportFrom) -> u8 {
+    use crate::import::{self, ImportError};
+    let (result, out) = match from {
+        ImportFrom::Keepalived { file, out } => {
+            (import::keepalived::convert(&file, &import::FsFiles), out)
+        }
+        ImportFrom::Ipvsadm { file, out } => {
+            let text = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map(|_| s)
+                    .map_err(|source| ImportError::Unreadable {
+                        path: file.clone(),
+                        source,
+                    })
+            } else {
+                import::Files::read(&import::FsFiles, &file).map_err(|source| {
+                    ImportError::Unreadable {
+                        path: file.clone(),
+                        source,
+                    }
+                })
+            };
+            let name = file.display().to_string();
+            (text.and_then(|t| import::ipvsadm::convert(&name, &t)), out)
+        }
+    };
+    let conv = match result {
+        Ok(c) => c,
+        Err(e @ ImportError::Unreadable { .. }) => {
+            eprintln!("ipvsd: {}", error_chain(&e));
+            return EXIT_UNREADABLE;
+        }
+        Err(e @ ImportError::Syntax { .. }) => {
+            eprintln!("{e}");
+            return EXIT_INVALID;
+        }
+    };
+    let mut err = std::io::stderr().lock();
+    for o in &conv.omissions {
+        let _ = writeln!(err, "{o}");
+    }
+    for n in &conv.notes {
+        let _ = writeln!(err, "note: {n}");
+    }
+    let n = conv.omissions.len();
+    if n > 0 {
+        let _ = writeln!(
+            err,
+            "{n} item{} not converted (also listed in the config's header)",
+            plural(n)
+        );
+    }
+    let problems = import::validate(&conv.yaml);
+    if !problems.is_empty() {
+        let _ = writeln!(
+            err,
+            "ipvsd: the converted config does not pass check-config (a bug in the importer; please report it):"
+        );
+        for p in problems {
+            let _ = writeln!(err, "  {p}");
+        }
+        return EXIT_INVALID;
+    }
+    if out.strict && n > 0 {
+        let _ = writeln!(err, "ipvsd: --strict: nothing written");
+        return EXIT_NOT_CONVERTED;
+    }
+    match &out.output {
+        Some(path) => match std::fs::write(path, &conv.yaml) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                let _ = writeln!(err, "ipvsd: cannot write {}: {e}", path.display());
+                EXIT_RUNTIME
+            }
+        },
+        None => {
+            print!("{}", conv.yaml);
+            EXIT_OK
         }
     }
 }
