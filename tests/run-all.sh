@@ -158,6 +158,9 @@ else
     fail "${#VM_TESTS[@]}" "VM could not be prepared: ${#VM_TESTS[@]} VM test scripts not run"
   else
     run_vm_tests "" "${VM_TESTS[@]}"
+    # The README's "see it work" command: it stops at the first step that does not happen.
+    note "VM: scripts/lab (the README's see-it-work command)"
+    if bash scripts/lab 2>&1 | tee "$LOG_DIR/lab.log"; then pass 1; else fail 1 "scripts/lab"; fi
     if [ -z "$NEWER_SUITE" ]; then
       note "VM tests on a newer kernel SKIPPED (IPVSD_VM_NEWER_SUITE is empty): ${#VM_TESTS_NEWER[@]} scripts not run"
       skipped=$((skipped + ${#VM_TESTS_NEWER[@]}))
