@@ -8,8 +8,9 @@
 # - the .deb holds the binary, the unit, the config (a conffile, 0640), gzipped man pages,
 #   the completions and the docs; Depends names only the C runtime; the maintainer scripts
 #   are there and parse;
-# - the .rpm holds the same (config %config(noreplace), /etc/ipvsd root:ipvsd 0750), its
-#   scriptlets parse and create the user, and its binary runs;
+# - the .rpm holds the same (the config %config(noreplace) root:ipvsd 0640, man pages
+#   uncompressed), its scriptlets parse, create the user and set /etc/ipvsd root:ipvsd
+#   0750, and its binary runs;
 # - `dpkg -i` on this machine (no systemd running: the scripts must cope): the binary, the
 #   config valid and readable by the ipvsd user only, the user, the man pages (`man -w`),
 #   the completion, the unit enabled and accepted by `systemd-analyze verify` with its
@@ -156,23 +157,23 @@ fi
 dpkg-deb -c "$DEB" | awk '{print $1, $2, $6}' | sed 's# \./# /#' >"$WORK/deb.list"
 # has MODE OWNER PATH: the .deb lists PATH with that mode and owner.
 deb_has() {
-  if grep -qxF "$1 $2 $3" "$WORK/deb.list"; then
+  if grep -qxF -- "$1 $2 $3" "$WORK/deb.list"; then
     ok ".deb: $3 ($1 $2)"
   else
     not_ok ".deb: $3 ($1 $2); the .deb has: $(grep -F " $3" "$WORK/deb.list" | head -n 3)"
   fi
 }
-deb_has -rwxr-xr-x root/root /usr/sbin/ipvsd
-deb_has -rw-r--r-- root/root /usr/lib/systemd/system/ipvsd.service
-deb_has -rw-r----- root/root /etc/ipvsd/ipvsd.yaml
+deb_has -rwxr-xr-x 0/0 /usr/sbin/ipvsd
+deb_has -rw-r--r-- 0/0 /usr/lib/systemd/system/ipvsd.service
+deb_has -rw-r----- 0/0 /etc/ipvsd/ipvsd.yaml
 for p in "${pages[@]}"; do
-  deb_has -rw-r--r-- root/root "/usr/share/man/man${p##*.}/$p.gz"
+  deb_has -rw-r--r-- 0/0 "/usr/share/man/man${p##*.}/$p.gz"
 done
-deb_has -rw-r--r-- root/root /usr/share/bash-completion/completions/ipvsd
-deb_has -rw-r--r-- root/root /usr/share/zsh/vendor-completions/_ipvsd
-deb_has -rw-r--r-- root/root /usr/share/fish/vendor_completions.d/ipvsd.fish
+deb_has -rw-r--r-- 0/0 /usr/share/bash-completion/completions/ipvsd
+deb_has -rw-r--r-- 0/0 /usr/share/zsh/vendor-completions/_ipvsd
+deb_has -rw-r--r-- 0/0 /usr/share/fish/vendor_completions.d/ipvsd.fish
 for d in README.md changelog.gz config.md admin-api.md metrics.md prometheus/alerts.yml grafana/ipvsd.json copyright; do
-  deb_has -rw-r--r-- root/root "/usr/share/doc/ipvsd/$d"
+  deb_has -rw-r--r-- 0/0 "/usr/share/doc/ipvsd/$d"
 done
 if grep -qE '/usr/share/man/.*[0-9]$' "$WORK/deb.list"; then
   not_ok ".deb: no uncompressed man page ($(grep -E '/usr/share/man/.*[0-9]$' "$WORK/deb.list" | head -n 2))"
@@ -227,7 +228,7 @@ fi
 rpmq --qf '[%{FILEMODES:perms} %{FILEUSERNAME}/%{FILEGROUPNAME} %{FILENAMES}\n]' >"$WORK/rpm.list"
 rpmq -l >"$WORK/rpm.files"
 rpm_has() { # MODE OWNER PATH
-  if grep -qxF "$1 $2 $3" "$WORK/rpm.list" && grep -qxF "$3" "$WORK/rpm.files"; then
+  if grep -qxF -- "$1 $2 $3" "$WORK/rpm.list" && grep -qxF -- "$3" "$WORK/rpm.files"; then
     ok ".rpm: $3 ($1 $2)"
   else
     not_ok ".rpm: $3 ($1 $2); the .rpm has: $(grep -F " $3" "$WORK/rpm.list" | head -n 3)"
@@ -235,7 +236,6 @@ rpm_has() { # MODE OWNER PATH
 }
 rpm_has -rwxr-xr-x root/root /usr/sbin/ipvsd
 rpm_has -rw-r--r-- root/root /usr/lib/systemd/system/ipvsd.service
-rpm_has drwxr-x--- root/ipvsd /etc/ipvsd
 rpm_has -rw-r----- root/ipvsd /etc/ipvsd/ipvsd.yaml
 for p in "${pages[@]}"; do
   rpm_has -rw-r--r-- root/root "/usr/share/man/man${p##*.}/$p"
@@ -257,7 +257,7 @@ if [ "$flags" = cn ]; then
 else
   not_ok ".rpm: /etc/ipvsd/ipvsd.yaml is %config(noreplace) (flags '$flags')"
 fi
-requires=$(rpmq --requires | grep -vE '^(rpmlib\(|/bin/sh|ld-linux|libc\.so|libgcc_s\.so|libm\.so|rtld\()' || true)
+requires=$(rpmq --requires | grep -vE '^(rpmlib\(|/bin/sh|ld-linux|libc\.so|libgcc_s\.so|libm\.so|rtld\(|config\(ipvsd\))' || true)
 if [ -z "$requires" ]; then
   ok ".rpm: requires only the C runtime and /bin/sh"
 else
@@ -276,18 +276,26 @@ for s in pre post preun postun; do
     not_ok ".rpm: %$s is packaging/rpm/$s.sh and parses"
   fi
 done
-if grep -q 'useradd --system' "$WORK/rpm.pre" && grep -q 'systemctl --no-reload preset' "$WORK/rpm.post"; then
-  ok ".rpm: %pre creates the ipvsd user, %post applies the presets (no start)"
+if grep -q 'useradd --system' "$WORK/rpm.pre" && grep -q 'systemctl --no-reload preset' "$WORK/rpm.post" &&
+  grep -q 'chgrp ipvsd /etc/ipvsd && chmod 0750 /etc/ipvsd' "$WORK/rpm.post" &&
+  ! grep -qE 'systemctl .*(start|enable)' "$WORK/rpm.post"; then
+  ok ".rpm: %pre creates the ipvsd user, %post makes /etc/ipvsd root:ipvsd 0750 and applies the presets (no start)"
 else
-  not_ok ".rpm: %pre creates the ipvsd user, %post applies the presets"
+  not_ok ".rpm: %pre creates the ipvsd user, %post makes /etc/ipvsd root:ipvsd 0750 and applies the presets (no start)"
 fi
 # The payload unpacks and its binary runs.
+# rpm2cpio (Debian's, 4.18) exits 1 after writing a zstd payload whole, so its status is
+# not used: the digests are checked by rpm -K, the archive by cpio.
+check ".rpm: header and payload digests verify (rpm -K)" rpm -K --nosignature "$RPM"
 mkdir -p "$WORK/rpm"
-if (cd "$WORK/rpm" && rpm2cpio "$RPM" | cpio -idm --quiet 2>/dev/null) &&
-  [ "$("$WORK/rpm/usr/sbin/ipvsd" --version 2>&1)" = "ipvsd $VERSION" ]; then
+rpm2cpio "$RPM" >"$WORK/payload.cpio" 2>/dev/null
+got=
+unpacked=$(cd "$WORK/rpm" && cpio -idm --quiet <"$WORK/payload.cpio" 2>&1) &&
+  got=$("$WORK/rpm/usr/sbin/ipvsd" --version 2>&1)
+if [ "$got" = "ipvsd $VERSION" ]; then
   ok ".rpm: the payload unpacks and its ipvsd --version says ipvsd $VERSION"
 else
-  not_ok ".rpm: the payload unpacks and its ipvsd --version says ipvsd $VERSION"
+  not_ok ".rpm: the payload unpacks and its ipvsd --version says ipvsd $VERSION: $got $unpacked"
 fi
 if file "$WORK/rpm/usr/sbin/ipvsd" | grep -q ', stripped'; then ok ".rpm: the binary is stripped"; else not_ok ".rpm: the binary is stripped: $(file "$WORK/rpm/usr/sbin/ipvsd")"; fi
 
