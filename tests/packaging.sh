@@ -46,6 +46,7 @@ summary() {
 }
 
 installed_by_us=0 user_created=0 group_created=0
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   if [ "$installed_by_us" = 1 ] && dpkg-query -W ipvsd >/dev/null 2>&1; then
     dpkg --purge ipvsd >/dev/null 2>&1 || echo "# cleanup: dpkg --purge ipvsd failed" >&2
@@ -94,7 +95,7 @@ if [[ "$RPM" == "$OUT/ipvsd-${VERSION}-1."*.rpm ]] && [ -f "$RPM" ]; then
 else
   not_ok "the .rpm is $OUT/ipvsd-${VERSION}-1.ARCH.rpm (build.sh printed '$RPM')"
 fi
-[ -f "$DEB" ] && [ -f "$RPM" ] || summary
+if [ ! -f "$DEB" ] || [ ! -f "$RPM" ]; then summary; fi
 
 # --- generated man pages and completions -----------------------------------------------
 pages=()
@@ -301,6 +302,7 @@ if file "$WORK/rpm/usr/sbin/ipvsd" | grep -q ', stripped'; then ok ".rpm: the bi
 
 # --- install the .deb here -------------------------------------------------------------
 # One install test at a time on this machine.
+mkdir -p /run/lock
 exec 9>/run/lock/ipvsd-packaging-test.lock
 flock 9
 status=$(dpkg-query -W -f '${Status}' ipvsd 2>/dev/null || true)
@@ -321,7 +323,11 @@ else
   not_ok "dpkg -i $(basename "$DEB"): $out"
   summary
 fi
-[ -z "$(grep -i 'warning\|error' <<<"$out")" ] && ok "dpkg -i printed no warning or error" || not_ok "dpkg -i printed: $(grep -i 'warning\|error' <<<"$out")"
+if grep -qi 'warning\|error' <<<"$out"; then
+  not_ok "dpkg -i printed: $(grep -i 'warning\|error' <<<"$out")"
+else
+  ok "dpkg -i printed no warning or error"
+fi
 
 got=$(/usr/sbin/ipvsd --version 2>&1)
 if [ "$got" = "ipvsd $VERSION" ]; then ok "/usr/sbin/ipvsd --version: $got"; else not_ok "/usr/sbin/ipvsd --version: $got"; fi
@@ -347,7 +353,7 @@ if [ "$got" = /usr/share/man/man5/ipvsd.yaml.5.gz ]; then ok "man -w 5 ipvsd.yam
 got=$(man -w ipvsd-run 2>&1)
 if [ "$got" = /usr/share/man/man8/ipvsd-run.8.gz ]; then ok "man -w ipvsd-run: $got"; else not_ok "man -w ipvsd-run: $got"; fi
 warnings=$(MANWIDTH=80 man --warnings ipvsd.yaml 2>&1 >/dev/null)
-[ -z "$warnings" ] && ok "man ipvsd.yaml renders the installed page without warnings" || not_ok "man ipvsd.yaml: $warnings"
+if [ -z "$warnings" ]; then ok "man ipvsd.yaml renders the installed page without warnings"; else not_ok "man ipvsd.yaml: $warnings"; fi
 if [ -f /usr/share/bash-completion/completions/ipvsd ] && cmp -s /usr/share/bash-completion/completions/ipvsd "$OUT/completions/ipvsd.bash"; then
   ok "bash completion installed in /usr/share/bash-completion/completions/ipvsd"
 else
@@ -387,13 +393,19 @@ if [ -f /etc/ipvsd/ipvsd.yaml ] && [ "$(dpkg-query -W -f '${Status}' ipvsd 2>/de
 else
   not_ok "after remove: the config stays (config-files)"
 fi
+if [ "$(readlink /etc/systemd/system/ipvsd.service)" = /dev/null ]; then
+  ok "after remove: ipvsd.service is masked until purge"
+else
+  not_ok "after remove: ipvsd.service is masked until purge ($(ls -l /etc/systemd/system/ipvsd.service 2>&1))"
+fi
 # Purge: the config, the overrides, the enablement go; the user stays.
 check "dpkg -P ipvsd" dpkg -P ipvsd
 leftovers=$(
   [ -e /etc/ipvsd ] && echo /etc/ipvsd
   dpkg-statoverride --list | grep -F /etc/ipvsd
   find /etc/systemd/system -name 'ipvsd.service' 2>/dev/null
-  ls /var/lib/systemd/deb-systemd-helper-enabled 2>/dev/null | grep ipvsd
+  find /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
+    -name '*ipvsd*' 2>/dev/null
   dpkg-query -W ipvsd 2>/dev/null
 )
 if [ -z "$leftovers" ]; then ok "after purge: no config, override, unit link or dpkg record left"; else not_ok "after purge, left: $leftovers"; fi
