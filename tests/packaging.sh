@@ -100,7 +100,7 @@ if [ ! -f "$DEB" ] || [ ! -f "$RPM" ]; then summary; fi
 # --- generated man pages and completions -----------------------------------------------
 pages=()
 for f in "$OUT"/man/*; do pages+=("$(basename "$f")"); done
-commands=$(target/release/ipvsd --help | awk '/^Commands:/ {on = 1; next} on && /^  [a-z]/ {print $1} /^$/ {on = 0}' | grep -vx help)
+commands=$("${CARGO_TARGET_DIR:-$REPO/target}/release/ipvsd" --help | awk '/^Commands:/ {on = 1; next} on && /^  [a-z]/ {print $1} /^$/ {on = 0}' | grep -vx help)
 want_pages=(ipvsd.8 ipvsd.yaml.5 ipvsd-realserver-setup.8 ipvsd-realserver-teardown.8)
 for c in $commands; do want_pages+=("ipvsd-$c.8"); done
 for p in "${want_pages[@]}"; do
