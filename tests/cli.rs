@@ -85,6 +85,49 @@ fn a_bad_command_line_exits_2() {
 }
 
 #[test]
+fn generate_writes_the_man_pages_and_completions_but_help_does_not_list_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let man = dir.path().join("man");
+    let out = ipvsd()
+        .args(["generate", "man"])
+        .arg(&man)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for page in [
+        "ipvsd.8",
+        "ipvsd.yaml.5",
+        "ipvsd-run.8",
+        "ipvsd-realserver-setup.8",
+    ] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap();
+        assert!(text.contains(".SH NAME\n"), "{page}");
+        assert!(listed.contains(&man.join(page).display().to_string()));
+    }
+    let comp = dir.path().join("comp");
+    let out = ipvsd()
+        .args(["generate", "completions", "zsh"])
+        .arg(&comp)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        std::fs::read_to_string(comp.join("_ipvsd"))
+            .unwrap()
+            .starts_with("#compdef ipvsd")
+    );
+    // A directory that cannot be made: a run-time failure.
+    let out = ipvsd()
+        .args(["generate", "man", "/proc/ipvsd-man"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let help = ipvsd().arg("--help").output().unwrap();
+    assert!(!String::from_utf8(help.stdout).unwrap().contains("generate"));
+}
+
+#[test]
 fn dry_run_prints_the_nat_lab_in_ipvsadm_save_format() {
     let out = ipvsd()
         .args(["run", "--dry-run", "--config"])

@@ -12,8 +12,9 @@
 #    default trixie; empty skips them, reported as skipped).
 # 4. tests that need root on the host (network namespaces: tests/vrrp_netif.rs,
 #    tests/vrrp_socket.rs) run in step 2, and HOST_TESTS (two ipvsd directors, and
-#    ipvsd with keepalived, over VRRP; promtool on the alert rules) after it; as a non-root user they fail, they do not
-#    pass silently.
+#    ipvsd with keepalived, over VRRP; promtool on the alert rules; the systemd unit; the
+#    .deb and .rpm packages) after it; as a non-root user they fail, they do not pass
+#    silently.
 #
 # Set IPVSD_SKIP_VM=1 to skip the VM tests; they are then reported as skipped, with the
 # reason, never as passed. Exit status: 0 only if nothing failed.
@@ -113,11 +114,14 @@ count_summary() {
 # --- 2b. host tests (root) ---------------------------------------------------------------
 # VRRP between two ipvsd directors, and with keepalived, in network namespaces on this
 # machine's kernel; `ipvsd realserver` in a namespace; the shipped Prometheus alert rules
-# and dashboard (promtool).
+# and dashboard (promtool); the systemd unit (systemd-analyze verify, with the generated
+# man pages); the .deb and .rpm (built, inspected, the .deb installed here and purged).
 HOST_TESTS=(
   tests/netns/vrrp.sh
   tests/netns/realserver.sh
   tests/prometheus.sh
+  tests/systemd.sh
+  tests/packaging.sh
 )
 for t in "${HOST_TESTS[@]}"; do
   note "host: $t"

@@ -4,8 +4,10 @@
 #   tests/systemd.sh
 #
 # - `systemd-analyze verify` accepts it (with the binary path pointed at the build, since
-#   verify requires the executables to exist; systemd-analyze is installed with apt-get
-#   when missing, which needs root);
+#   verify requires the executables to exist, and MANPATH at the man pages the binary
+#   generates, since verify looks up the unit's Documentation=man:ipvsd(8) and
+#   man:ipvsd.yaml(5) pages; systemd-analyze and man are installed with apt-get when
+#   missing, which needs root);
 # - it is a Type=notify unit with a watchdog, ExecReload runs `ipvsd reload`, it runs as a
 #   dedicated user with exactly CAP_NET_ADMIN and CAP_NET_RAW (ambient and bounding), no
 #   new privileges, and the hardening options that leave those working.
@@ -32,9 +34,12 @@ prop() {
   if [ "$got" = "$2" ]; then ok "$1=$2"; else not_ok "$1=$2 (the unit has '${got}')"; fi
 }
 
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-  echo "# installing systemd (for systemd-analyze)" >&2
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >&2
+missing=()
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v man >/dev/null 2>&1 || missing+=(man-db)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "# installing ${missing[*]} (for systemd-analyze verify)" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 if [ ! -x "$IPVSD" ]; then cargo build -q || true; fi
 
@@ -44,7 +49,20 @@ elif [ ! -x "$IPVSD" ]; then
   not_ok "$IPVSD is built"
 else
   sed "s#/usr/sbin/ipvsd#$IPVSD#g" "$UNIT" >"$WORK/ipvsd.service"
-  if out=$(systemd-analyze verify "$WORK/ipvsd.service" 2>&1) && [ -z "$out" ]; then
+  # The Documentation= pages, as the packages install them (man8/, man5/).
+  mkdir -p "$WORK/man/man8" "$WORK/man/man5"
+  if "$IPVSD" generate man "$WORK/man" >/dev/null; then
+    mv "$WORK"/man/*.8 "$WORK/man/man8/" && mv "$WORK"/man/*.5 "$WORK/man/man5/"
+  fi
+  for page in "8 ipvsd" "5 ipvsd.yaml"; do
+    # shellcheck disable=SC2086
+    if MANPATH=$WORK/man man -w $page >/dev/null 2>&1; then
+      ok "man page ${page#* }(${page% *}) generated for Documentation="
+    else
+      not_ok "man page ${page#* }(${page% *}) generated for Documentation="
+    fi
+  done
+  if out=$(MANPATH=$WORK/man systemd-analyze verify "$WORK/ipvsd.service" 2>&1) && [ -z "$out" ]; then
     ok "systemd-analyze verify: no complaint"
   else
     not_ok "systemd-analyze verify: $out"

@@ -1,12 +1,15 @@
 //! The command line: `ipvsd check-config`, `ipvsd run` (and `run --dry-run`), `ipvsd
 //! apply`, `ipvsd status` and `ipvsd drain|undrain` (clients of the running daemon's
 //! admin API), `ipvsd list` and `ipvsd export` (the kernel's table), `ipvsd import
-//! keepalived|ipvsadm` (other configs into ipvsd YAML).
+//! keepalived|ipvsadm` (other configs into ipvsd YAML); the hidden `ipvsd generate
+//! man|completions` writes the man pages and shell completions for packages.
 //!
 //! Each subcommand is a thin shell: load the config, call the library, print, pick the
 //! exit code. Exit codes are part of the interface (README, "Exit codes").
 
 mod admin;
+mod generate;
+mod markdown;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -60,14 +63,14 @@ pub enum Command {
     /// Run the director.
     Run {
         /// The config file.
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
         /// Print the IPVS table the config describes, in `ipvsadm -S -n` format, and exit
         /// without touching anything.
         #[arg(long)]
         dry_run: bool,
         /// Log filter overriding the config's `log_level` (e.g. `debug`).
-        #[arg(long)]
+        #[arg(long, value_name = "FILTER")]
         log_level: Option<String>,
         /// Where IPVS changes go: `kernel` (generic netlink), or `memory` (a table in
         /// the process, for trying configs and benchmarks on hosts without IPVS).
@@ -79,7 +82,7 @@ pub enum Command {
     /// checks), print what was written.
     Apply {
         /// The config file.
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
     },
     /// Ask the running daemon (admin API) for its status: each virtual server's real
@@ -87,10 +90,10 @@ pub enum Command {
     /// failure; then the VRRP instances.
     Status {
         /// The config whose `admin_listen` to ask.
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
         /// The admin API's address (instead of the config's `admin_listen`).
-        #[arg(long)]
+        #[arg(long, value_name = "ADDR")]
         admin: Option<SocketAddr>,
         /// Print the status document as JSON.
         #[arg(long)]
@@ -100,10 +103,10 @@ pub enum Command {
     /// or every problem of a rejected file.
     Reload {
         /// The config whose `admin_listen` to ask (the daemon re-reads its own file).
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
         /// The admin API's address (instead of the config's `admin_listen`).
-        #[arg(long)]
+        #[arg(long, value_name = "ADDR")]
         admin: Option<SocketAddr>,
     },
     /// Drain a real server in the running daemon: weight 0 (established connections
@@ -113,18 +116,24 @@ pub enum Command {
         virtual_server: String,
         /// The real server: `address:port` as in the config.
         real_server: String,
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        /// The config whose `admin_listen` to ask.
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
-        #[arg(long)]
+        /// The admin API's address (instead of the config's `admin_listen`).
+        #[arg(long, value_name = "ADDR")]
         admin: Option<SocketAddr>,
     },
     /// Undo `ipvsd drain`: the real server gets its weight back if healthy.
     Undrain {
+        /// The virtual server: its `name`, or `TCP 192.0.2.1:80` / `FWM 3` as ipvsd status shows it.
         virtual_server: String,
+        /// The real server: `address:port` as in the config.
         real_server: String,
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        /// The config whose `admin_listen` to ask.
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
-        #[arg(long)]
+        /// The admin API's address (instead of the config's `admin_listen`).
+        #[arg(long, value_name = "ADDR")]
         admin: Option<SocketAddr>,
     },
     /// Prepare (or undo) a real server behind an LVS-DR or LVS-TUN director: the VIPs on
@@ -137,7 +146,7 @@ pub enum Command {
     /// (read from the kernel; no daemon needed).
     List {
         /// The config that says which services ipvsd owns.
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
         /// Connections, packets and bytes (`ipvsadm --stats`).
         #[arg(long, conflicts_with = "rate")]
@@ -161,8 +170,14 @@ pub enum Command {
         #[arg(long)]
         owned: bool,
         /// The config, for --owned.
-        #[arg(short, long, default_value = config::DEFAULT_PATH)]
+        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
         config: PathBuf,
+    },
+    /// Write the man pages or shell completions (for packaging; not listed in --help).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: generate::Generate,
     },
 }
 
@@ -177,13 +192,13 @@ pub enum RealserverAction {
 #[derive(Debug, clap::Args)]
 pub struct RealserverArgs {
     /// A virtual IP address (repeat for several).
-    #[arg(long = "vip", required = true)]
+    #[arg(long = "vip", value_name = "ADDR", required = true)]
     vips: Vec<std::net::IpAddr>,
     /// The device that carries the VIPs.
     #[arg(long, default_value = "lo")]
     dev: String,
     /// Where setup records what it changed, for teardown.
-    #[arg(long, default_value = crate::realserver::DEFAULT_STATE)]
+    #[arg(long, value_name = "FILE", default_value = crate::realserver::DEFAULT_STATE)]
     state: PathBuf,
 }
 
@@ -296,6 +311,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Export { owned, config } => export(owned.then_some(config.as_path())),
         Command::Import { from } => import(from),
         Command::Apply { config } => apply(&config),
+        Command::Generate { what } => generate::run(what),
         Command::Run {
             config,
             log_level,
