@@ -50,6 +50,7 @@ lab_install() {
   command -v python3 >/dev/null || need+=(python3)
   command -v ping >/dev/null || need+=(iputils-ping)
   command -v curl >/dev/null || need+=(curl)
+  command -v iptables >/dev/null || need+=(iptables)
   if [ ${#need[@]} -gt 0 ]; then
     echo "# installing: ${need[*]}" >&2
     apt-get update -qq >&2

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # VRRP failover between two directors in network namespaces, on the real kernel: election,
 # crash (SIGKILL) and graceful (SIGTERM) failover, preemption, unicast, IPv6, malformed
-# adverts, interoperation with keepalived (the reference implementation), and interface
-# tracking (a tracked link down -> FAULT -> the peer takes over; up -> back).
+# adverts, interoperation with keepalived (the reference implementation), interface
+# tracking (a tracked link down -> FAULT -> the peer takes over; up -> back), reload (an
+# unchanged instance keeps its VIP without a gap), and split brain (VRRP cut between the
+# directors -> two masters, visible in metrics; healed -> one master within one advert
+# interval and the client's ARP back on it).
 #
 #   sudo tests/netns/vrrp.sh
 #
@@ -484,6 +487,53 @@ else
     notok "9 reload: a holds $VIP4 again with priority 120"
   fi
   check "9 metrics: a's priority is 120" metric_is a "ipvsd_vrrp_priority$s51" 120
+fi
+
+# --- 10. split brain -------------------------------------------------------------------------
+
+if [ "$IMPL" != ipvsd ]; then
+  skip "10 split brain" "VRRP_IMPL=$IMPL"
+elif ! command -v iptables >/dev/null 2>&1; then
+  notok "10 split brain: iptables is available (it cuts VRRP between the directors)"
+else
+  echo "# 10. split brain: VRRP between the directors cut -> two masters; healed -> one"
+  reset_lab
+  start a ipvsd 150
+  start b ipvsd 100
+  election "10 split setup" "$VIP4"
+  # The partition: each director drops the other's adverts (the client still reaches both).
+  ip netns exec "$(ns_of a)" iptables -I INPUT -s "$IP4_B" -p 112 -j DROP
+  ip netns exec "$(ns_of b)" iptables -I INPUT -s "$IP4_A" -p 112 -j DROP
+  now_us
+  t0=$NOW_US
+  two() { vip_on a "$VIP4" && vip_on b "$VIP4"; }
+  if poll_until "$t0" $((MDI_B + MARGIN)) two; then
+    ok "10 split: b also became master (${ELAPSED_MS} ms after the cut): both hold $VIP4"
+  else
+    notok "10 split: b also became master" "not within $((MDI_B + MARGIN)) ms"
+  fi
+  check "10 metrics: a says master" metric_is a "${st}\"master\"}" 1
+  check "10 metrics: b says master too" metric_is b "${st}\"master\"}" 1
+  # b's takeover announcement moved the client to b.
+  check "10 split: the client's neighbour entry for $VIP4 is b's MAC" client_neigh_is "$VIP4" "$MAC_B"
+  # Heal. a's next advert (within one interval) reaches b, which steps down at once; a,
+  # hearing b's lower-priority adverts, answers with an advert and fresh gratuitous ARPs.
+  ip netns exec "$(ns_of a)" iptables -D INPUT -s "$IP4_B" -p 112 -j DROP
+  ip netns exec "$(ns_of b)" iptables -D INPUT -s "$IP4_A" -p 112 -j DROP
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" $((ADV + MARGIN)) both; then
+    ok "10 heal: one master (a) ${ELAPSED_MS} ms after the partition healed (bound: one advert interval + ${MARGIN} ms)"
+  else
+    notok "10 heal: one master (a) within one advert interval" \
+      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+  fi
+  check "10 heal: b logged the step down" \
+    grep -aq 'vrrp state changed from=master to=backup reason=higher_priority' "${DLOG[b]}"
+  check "10 metrics: b says backup" metric_is b "${st}\"backup\"}" 1
+  check "10 metrics: a still master, never left it" metric_is a "ipvsd_vrrp_became_master$s51" 1
+  # a's fresh gratuitous ARP took the client back (b's announcement had moved it to b).
+  client_moved "10 heal" "$VIP4" "$MAC_A"
 fi
 
 reset_lab
