@@ -397,6 +397,14 @@ impl Instance {
             if self.params.version == VrrpVersion::V3 {
                 self.master_adver_interval = interval;
             }
+            // Beyond the RFC: one last advert at our priority before stepping down. If we
+            // were master because of a partition, the other master has not heard us; this
+            // advert makes it answer at once with fresh gratuitous ARPs (see below), so
+            // hosts that followed our announcement come back to it within one advert
+            // interval instead of when their ARP entry expires.
+            out.push(Action::SendAdvert {
+                priority: self.priority,
+            });
             self.become_backup(now, Reason::HigherPriority, out);
             self.master = Some((from, priority));
             return;

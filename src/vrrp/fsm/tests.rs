@@ -284,6 +284,9 @@ fn master_steps_down_for_a_higher_priority_advert() {
     assert_eq!(
         i.handle(t1, advert(20, 200, ms(500))),
         vec![
+            // A last advert at our priority: a master that did not know of us (a healed
+            // partition) answers it with fresh gratuitous ARPs.
+            Action::SendAdvert { priority: 100 },
             changed(State::Master, State::Backup, Reason::HigherPriority),
             Action::RemoveAddresses
         ]
@@ -306,6 +309,7 @@ fn equal_priorities_are_broken_by_the_higher_primary_address() {
     assert_eq!(
         i.handle(t + ms(200), advert(20, 100, SEC)),
         vec![
+            Action::SendAdvert { priority: 100 },
             changed(State::Master, State::Backup, Reason::HigherPriority),
             Action::RemoveAddresses
         ]
