@@ -100,15 +100,6 @@ impl Director {
                     .real_server_up
                     .get_or_create(&labels)
                     .set(i64::from(up));
-                for to in ["up", "down"] {
-                    let _ = self.metrics.real_server_transitions.get_or_create(
-                        &metrics::RealServerTo {
-                            virtual_server: vs.name.clone(),
-                            real_server: labels.real_server.clone(),
-                            to,
-                        },
-                    );
-                }
                 let drained = self.drains.contains(&(vs.key, dest_key(rs)));
                 self.metrics
                     .real_server_drained

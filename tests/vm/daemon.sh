@@ -188,7 +188,9 @@ t_traffic_and_stats() {
 	for ((i = 0; i < 10; i++)); do
 		seen+=$(ip netns exec "$NS-c" curl -sS --max-time 5 http://203.0.113.7/)
 	done
-	[[ $seen == *RS27* && $seen == *RS37* ]] || { echo "replies: $seen"; return 1; }
+	# rr: the 10 requests alternate between the two real servers.
+	[[ $seen == RS27RS37RS27RS37RS27RS37RS27RS37RS27RS37 || $seen == RS37RS27RS37RS27RS37RS27RS37RS27RS37RS27 ]] ||
+		{ echo "replies: $seen"; return 1; }
 	# The kernel folds per-cpu counters into the totals every 2 s.
 	sleep 2.5
 	local ours theirs
@@ -279,6 +281,13 @@ t_reload_edits_in_place_and_removes_dropped_services() {
 	fi
 	grep -q 'op="edit_service" service=tcp 203.0.113.7:80' "$LOG"
 	grep -q 'op="del_service" service=fwmark 3' "$LOG"
+	# The traffic follows: wrr 1:2 over 9 requests is exactly 3 for RS27 and 6 for RS37.
+	local i out n27=0 n37=0
+	for ((i = 0; i < 9; i++)); do
+		out=$(ip netns exec "$NS-c" curl -sS --max-time 5 http://203.0.113.7/)
+		case $out in RS27) n27=$((n27 + 1)) ;; RS37) n37=$((n37 + 1)) ;; *) echo "answer: $out"; return 1 ;; esac
+	done
+	expect_eq "wrr 1:2 split over 9 requests" "RS27=3 RS37=6" "RS27=$n27 RS37=$n37"
 }
 
 t_invalid_reload_changes_nothing() {
@@ -328,13 +337,13 @@ check "start: the kernel holds exactly the rules --dry-run prints" t_start_appli
 check "export --owned prints the same rules as --dry-run" t_export_equals_dry_run
 check "a service made by hand with ipvsadm is untouched by start" t_foreign_untouched
 check "status lists like ipvsadm -Ln and marks owned services" t_status_marks_owned_services
-check "traffic through the NAT VIP; status --stats --exact equals ipvsadm's" t_traffic_and_stats
+check "rr: 10 requests through the NAT VIP alternate RS27/RS37; list --stats --exact equals ipvsadm's" t_traffic_and_stats
 check "ipvsd status shows the daemon's table with kernel weights and health" t_status_shows_the_daemon_view
 check "drift: ipvsadm -d of an owned destination is put back within an interval" t_drift_deleted_dest_is_put_back
 check "drift: ipvsadm -e/-E on owned rules is put back" t_drift_edited_weight_is_put_back
 check "drift: a destination added by hand to an owned service is removed" t_drift_added_dest_is_removed
 check "drift: /metrics counts the repairs" t_drift_repairs_are_counted
-check "reload: edits in place, removes dropped services, leaves foreign ones" t_reload_edits_in_place_and_removes_dropped_services
+check "reload to wrr 1:2: edits in place, removes dropped services, leaves foreign ones; 9 requests split 3:6" t_reload_edits_in_place_and_removes_dropped_services
 check "reload with an invalid config changes nothing" t_invalid_reload_changes_nothing
 BEFORE=$(saved)
 STOP_RC=0
