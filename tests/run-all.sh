@@ -34,6 +34,7 @@ VM_TESTS=(
   tests/vm/vrrp.sh
   tests/vm/hitless.sh
   tests/vm/labs.sh
+  tests/vm/nat.sh
   tests/vm/import.sh
 )
 # Run again on the next Debian release's kernel (6.12): its IPVS has the twos scheduler,
