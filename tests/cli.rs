@@ -303,3 +303,43 @@ fn json_logs_are_one_object_per_line() {
     );
     assert!(lines[0].contains("\"node\":\"n1\""), "{lines:?}");
 }
+
+#[test]
+fn a_config_writable_by_every_user_is_refused_unless_overridden() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "ipvsd.yaml", "virtual_servers: []\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = ipvsd()
+        .arg("check-config")
+        .arg(&path)
+        .env_remove("IPVSD_ALLOW_INSECURE_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("writable by every user (mode 0666)") && err.contains("chmod o-w"),
+        "{err}"
+    );
+    // The documented override.
+    let out = ipvsd()
+        .arg("check-config")
+        .arg(&path)
+        .env("IPVSD_ALLOW_INSECURE_CONFIG", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Group-writable (e.g. root:ipvsd 0660) is the owner's choice: accepted.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).unwrap();
+    let out = ipvsd().arg("check-config").arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -22,6 +22,10 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 2
 REPO=$(pwd)
+# ipvsd refuses a config file every user can write. A checkout made under umask 000 would
+# make the shipped conf/ files so; the tests load them.
+umask 022
+chmod o-w conf/*.yaml 2>/dev/null || true
 LOG_DIR="$REPO/target/test-logs"
 mkdir -p "$LOG_DIR"
 

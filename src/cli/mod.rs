@@ -352,7 +352,9 @@ pub fn report_load_error(e: &LoadError) -> u8 {
             let _ = writeln!(err, "{n} problem{} found", if n == 1 { "" } else { "s" });
             EXIT_INVALID
         }
-        LoadError::TooLarge { .. } | LoadError::NotUtf8 { .. } => EXIT_INVALID,
+        LoadError::TooLarge { .. }
+        | LoadError::NotUtf8 { .. }
+        | LoadError::WorldWritable { .. } => EXIT_INVALID,
         LoadError::Io { .. } => EXIT_UNREADABLE,
     }
 }

@@ -25,7 +25,15 @@ pub enum LoadError {
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{}", Problems { file, diags })]
     Invalid { file: PathBuf, diags: Vec<Diag> },
+    #[error(
+        "{}: writable by every user (mode {mode:04o}): anyone could change what ipvsd directs and which programs it runs; `chmod o-w` it (or set {ALLOW_INSECURE_ENV}=1 to load it anyway)",
+        path.display()
+    )]
+    WorldWritable { path: PathBuf, mode: u32 },
 }
+
+/// Environment variable that lets a world-writable config load (documented override).
+pub const ALLOW_INSECURE_ENV: &str = "IPVSD_ALLOW_INSECURE_CONFIG";
 
 impl LoadError {
     /// The individual problems, for callers that log them one by one.
@@ -105,6 +113,17 @@ pub fn load_file(path: &Path) -> Result<Config, LoadError> {
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        let allowed = std::env::var(ALLOW_INSECURE_ENV).is_ok_and(|v| v == "1");
+        if mode & 0o002 != 0 && !allowed {
+            return Err(LoadError::WorldWritable {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(LoadError::TooLarge {
             path: path.to_path_buf(),
