@@ -210,13 +210,17 @@ fn load_state(path: &Path) -> Result<Option<State>, String> {
 /// Carries out a plan, printing one line per change; stops at the first error.
 fn apply(actions: Vec<Action>, state_path: &Path, out: &mut String) -> Result<(), String> {
     let mut netif: Option<Netif> = None;
-    let nl = |netif: &mut Option<Netif>| -> Result<(), String> {
+    // The rtnetlink socket (opened on first use) and DEV's interface index.
+    let link = |netif: &mut Option<Netif>, dev: &str| -> Result<u32, String> {
         if netif.is_none() {
             *netif = Some(
                 Netif::open().map_err(|e| format!("rtnetlink: {}", crate::cli::error_chain(&e)))?,
             );
         }
-        Ok(())
+        let n = netif.as_mut().ok_or("rtnetlink")?;
+        n.link(dev)
+            .map(|l| l.index)
+            .map_err(|e| format!("{dev}: {}", crate::cli::error_chain(&e)))
     };
     for a in actions {
         match a {
@@ -226,13 +230,10 @@ fn apply(actions: Vec<Action>, state_path: &Path, out: &mut String) -> Result<()
                 let _ = writeln!(out, "{}: {from} -> {to}", path.replace('/', "."));
             }
             Action::AddVip { addr, dev } => {
-                nl(&mut netif)?;
+                let index = link(&mut netif, &dev)?;
                 let n = netif.as_mut().ok_or("rtnetlink")?;
-                let link = n
-                    .link(&dev)
-                    .map_err(|e| format!("{dev}: {}", crate::cli::error_chain(&e)))?;
                 let p = host_prefix(&addr);
-                match n.add_address(link.index, addr, p) {
+                match n.add_address(index, addr, p) {
                     Ok(Added::Added) => {
                         let _ = writeln!(out, "{addr}/{p} added to {dev}");
                     }
@@ -243,13 +244,10 @@ fn apply(actions: Vec<Action>, state_path: &Path, out: &mut String) -> Result<()
                 }
             }
             Action::DelVip { addr, dev } => {
-                nl(&mut netif)?;
+                let index = link(&mut netif, &dev)?;
                 let n = netif.as_mut().ok_or("rtnetlink")?;
-                let link = n
-                    .link(&dev)
-                    .map_err(|e| format!("{dev}: {}", crate::cli::error_chain(&e)))?;
                 let p = host_prefix(&addr);
-                match n.del_address(link.index, addr, p) {
+                match n.del_address(index, addr, p) {
                     Ok(Removed::Removed) => {
                         let _ = writeln!(out, "{addr}/{p} removed from {dev}");
                     }

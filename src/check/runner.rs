@@ -300,20 +300,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::schema::Env;
-
-    struct NoFiles;
-    impl Env for NoFiles {
-        fn hostname(&self) -> String {
-            "t".into()
-        }
-        fn check_readable(&self, _: &Path) -> Result<(), String> {
-            Ok(())
-        }
-        fn check_executable(&self, _: &Path) -> Result<(), String> {
-            Ok(())
-        }
-    }
+    use crate::config::schema::NoFiles;
 
     fn cfg(second_timeout: &str) -> Config {
         let y = format!(

@@ -202,20 +202,7 @@ mod tests {
 
     use super::*;
     use crate::check::{Failure, Reason};
-    use crate::config::schema::Env;
-
-    struct NoFiles;
-    impl Env for NoFiles {
-        fn hostname(&self) -> String {
-            "t".into()
-        }
-        fn check_readable(&self, _: &Path) -> Result<(), String> {
-            Ok(())
-        }
-        fn check_executable(&self, _: &Path) -> Result<(), String> {
-            Ok(())
-        }
-    }
+    use crate::config::schema::NoFiles;
 
     fn cfg(check: &str) -> Config {
         let y = format!(

@@ -5,21 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::config::schema::Env;
-
-struct NoFiles;
-
-impl Env for NoFiles {
-    fn hostname(&self) -> String {
-        "t".into()
-    }
-    fn check_readable(&self, _: &Path) -> Result<(), String> {
-        Ok(())
-    }
-    fn check_executable(&self, _: &Path) -> Result<(), String> {
-        Ok(())
-    }
-}
+use crate::config::schema::NoFiles;
 
 fn config(extra: &str) -> Config {
     let yaml = format!(

@@ -188,11 +188,6 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>
     )
 }
 
-/// The owned services as the kernel holds them now, from the IPVS task.
-async fn kernel(ctx: &Ctx) -> Result<Observed, String> {
-    snapshot(&ctx.ipvs).await
-}
-
 /// The owned services as the kernel holds them now, asked of the IPVS task (which answers
 /// between passes), waiting at most `KERNEL_WAIT`.
 pub async fn snapshot(ipvs: &std::sync::mpsc::Sender<Command>) -> Result<Observed, String> {
@@ -207,7 +202,7 @@ pub async fn snapshot(ipvs: &std::sync::mpsc::Sender<Command>) -> Result<Observe
 }
 
 async fn metrics(ctx: &Ctx) -> Response<Full<Bytes>> {
-    match kernel(ctx).await {
+    match snapshot(&ctx.ipvs).await {
         Ok(observed) => ctx.metrics.ipvs.set(observed),
         Err(e) => debug!(error = %e, "ipvs statistics not refreshed for this scrape"),
     }
@@ -215,7 +210,7 @@ async fn metrics(ctx: &Ctx) -> Response<Full<Bytes>> {
 }
 
 async fn status(ctx: &Ctx) -> Response<Full<Bytes>> {
-    let kernel = kernel(ctx).await;
+    let kernel = snapshot(&ctx.ipvs).await;
     let (reply, rx) = oneshot::channel();
     if ctx
         .daemon

@@ -547,21 +547,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::schema::Env;
+    use crate::config::schema::NoFiles;
     use crate::ipvs::backend::{DestState, ServiceState, Stats};
-
-    struct NoFiles;
-    impl Env for NoFiles {
-        fn hostname(&self) -> String {
-            "t".into()
-        }
-        fn check_readable(&self, _: &Path) -> Result<(), String> {
-            Ok(())
-        }
-        fn check_executable(&self, _: &Path) -> Result<(), String> {
-            Ok(())
-        }
-    }
 
     fn cfg(services: &[(&str, &[u8])], grace: &str) -> Config {
         let mut y = format!("global: {{removal_grace: {grace}}}\nvirtual_servers:\n");

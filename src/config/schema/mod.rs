@@ -34,6 +34,23 @@ pub trait Env {
     fn check_executable(&self, path: &FsPath) -> Result<(), String>;
 }
 
+/// For unit tests: host name `t`, every file readable and every program executable.
+#[cfg(test)]
+pub(crate) struct NoFiles;
+
+#[cfg(test)]
+impl Env for NoFiles {
+    fn hostname(&self) -> String {
+        "t".into()
+    }
+    fn check_readable(&self, _: &FsPath) -> Result<(), String> {
+        Ok(())
+    }
+    fn check_executable(&self, _: &FsPath) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 pub const DEFAULT_ADMIN_PORT: u16 = 9180;
 
 const TOP_KEYS: &[&str] = &["global", "virtual_servers", "vrrp_instances"];
