@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod import;
 pub mod ipvs;
 pub mod metrics;

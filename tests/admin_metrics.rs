@@ -3,6 +3,7 @@
 //! `ipvsd status`, `ipvsd drain|undrain`, after controlled events: a real server fails
 //! its checks, an operator drains one, the config is reloaded (and a bad one rejected).
 
+mod common;
 mod openmetrics;
 
 use std::io::{Read, Write};
@@ -379,6 +380,35 @@ fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
     assert!(err.starts_with(&format!("{}:1:", cfg.display())), "{err}");
     assert!(err.contains("reload rejected"), "{err}");
     let m = wait_for(admin, "ipvsd_config_reloads{result=\"failure\"}", 2.0);
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_weight{{{third_rs}}}")),
+        4.0
+    );
+    // The bad-input corpus's hostile files (10 MB, not UTF-8, nested 100,000 deep, an
+    // alias bomb, numbers beyond 64 bits, ...): each reload is refused with its reason and
+    // writes nothing to the table.
+    let writes = |m: &[openmetrics::Sample]| -> f64 {
+        m.iter()
+            .filter(|s| s.family == "ipvsd_reconcile_writes")
+            .map(|s| s.value)
+            .sum()
+    };
+    let writes_before = writes(&m);
+    let hostile = common::hostile_configs();
+    for (name, content, says) in &hostile {
+        std::fs::write(&cfg, content).unwrap();
+        let out = ipvsd(&["reload", "--admin", &admin_arg]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(says), "{name}: expected {says:?} in {err}");
+    }
+    let failures = 2.0 + hostile.len() as f64;
+    let m = wait_for(admin, "ipvsd_config_reloads{result=\"failure\"}", failures);
+    assert_eq!(
+        writes(&m),
+        writes_before,
+        "a refused reload wrote to the table"
+    );
     assert_eq!(
         value(&m, &format!("ipvsd_real_server_weight{{{third_rs}}}")),
         4.0

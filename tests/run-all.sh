@@ -120,13 +120,15 @@ count_summary() {
 # VRRP between two ipvsd directors, and with keepalived, in network namespaces on this
 # machine's kernel; `ipvsd realserver` in a namespace; the shipped Prometheus alert rules
 # and dashboard (promtool); the systemd unit (systemd-analyze verify, with the generated
-# man pages); the .deb and .rpm (built, inspected, the .deb installed here and purged).
+# man pages); the .deb and .rpm (built, inspected, the .deb installed here and purged);
+# a 30-second smoke of each fuzz target (tests/fuzz.sh; nightly, cargo-fuzz installed).
 HOST_TESTS=(
   tests/netns/vrrp.sh
   tests/netns/realserver.sh
   tests/prometheus.sh
   tests/systemd.sh
   tests/packaging.sh
+  tests/fuzz.sh
 )
 for t in "${HOST_TESTS[@]}"; do
   note "host: $t"

@@ -355,7 +355,7 @@ pub fn report_load_error(e: &LoadError) -> u8 {
         LoadError::TooLarge { .. }
         | LoadError::NotUtf8 { .. }
         | LoadError::WorldWritable { .. } => EXIT_INVALID,
-        LoadError::Io { .. } => EXIT_UNREADABLE,
+        LoadError::Io { .. } | LoadError::NotRegular { .. } => EXIT_UNREADABLE,
     }
 }
 

@@ -30,6 +30,10 @@ pub enum LoadError {
         path.display()
     )]
     WorldWritable { path: PathBuf, mode: u32 },
+    /// A directory, FIFO, device or socket: opening a FIFO would block, and a device such
+    /// as /dev/zero never ends.
+    #[error("{}: not a regular file", path.display())]
+    NotRegular { path: PathBuf },
 }
 
 /// Environment variable that lets a world-writable config load (documented override).
@@ -113,6 +117,11 @@ pub fn load_file(path: &Path) -> Result<Config, LoadError> {
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotRegular {
+            path: path.to_path_buf(),
+        });
+    }
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o7777;
@@ -130,7 +139,20 @@ pub fn load_file(path: &Path) -> Result<Config, LoadError> {
             size: meta.len(),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    // Read at most one byte past the limit: the file may have grown since `metadata`.
+    let mut bytes = Vec::new();
+    {
+        use std::io::Read;
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+    }
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
         path: path.to_path_buf(),
         offset: e.utf8_error().valid_up_to(),

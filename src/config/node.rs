@@ -73,6 +73,9 @@ impl Value {
     }
 }
 
+/// Deepest nesting of mappings and lists a config may have.
+pub const MAX_DEPTH: usize = 32;
+
 /// Parses YAML text into a node tree. Syntax errors come back with their location.
 pub fn parse(text: &str) -> Result<Node, Diag> {
     let mut options = serde_saphyr::Options::default();
@@ -80,6 +83,11 @@ pub fn parse(text: &str) -> Result<Node, Diag> {
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     // YAML 1.2 booleans only: `on`, `yes`, `no` stay strings instead of silently flipping.
     options.strict_booleans = true;
+    // No config is nested more than a dozen levels; a hostile file stops here, long
+    // before the recursive parser needs much stack.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    options.budget = Some(budget);
     match serde_saphyr::from_str_with_options::<Option<Node>>(text, options) {
         Ok(Some(node)) => Ok(node),
         // An empty document is an empty mapping: every section has defaults.
@@ -102,9 +110,27 @@ pub fn parse(text: &str) -> Result<Node, Diag> {
             Err(Diag {
                 loc,
                 path: String::new(),
-                message: format!("invalid YAML: {message}"),
+                message: format!("invalid YAML: {}", plain(&message)),
             })
         }
+    }
+}
+
+/// The parser's limits in words: they stop hostile files (deep nesting, alias bombs) and
+/// an operator should see why, not the parser's internal names.
+fn plain(message: &str) -> String {
+    let limit = if message.contains("recursion limit exceeded") || message.contains("Depth {") {
+        "nested too deeply"
+    } else if message.contains("Nodes {") || message.contains("Aliases {") {
+        "more YAML nodes than a config may have (aliases expanding too far, or a file far larger than any real config)"
+    } else if message.contains("budget breached") {
+        "too large for a config file"
+    } else {
+        return message.to_string();
+    };
+    match message.find(" at line ") {
+        Some(at) => format!("{limit}{}", &message[at..]),
+        None => limit.to_string(),
     }
 }
 

@@ -422,11 +422,29 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     Ok(())
 }
 
+/// Stack of the thread that loads a config on reload.
+const CONFIG_THREAD_STACK: usize = 32 * 1024 * 1024;
+
 /// Loads and validates the config again. The problems (each logged) if it has any: the
 /// running config then stays in force.
 async fn reload(path: &Path) -> Result<Config, Vec<String>> {
     let p = path.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || config::load_file(&p)).await;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // Parsing recurses once per nesting level: a thread of its own with a stack sized for
+    // the deepest file the parser accepts (the blocking pool's 2 MiB overflowed on 64
+    // levels in a debug build, and a stack overflow aborts the daemon).
+    let spawned = std::thread::Builder::new()
+        .name("config".into())
+        .stack_size(CONFIG_THREAD_STACK)
+        .spawn(move || {
+            let _ = tx.send(config::load_file(&p));
+        });
+    let loaded = match spawned {
+        Ok(_) => rx
+            .await
+            .map_err(|_| "the config thread panicked".to_string()),
+        Err(e) => Err(format!("cannot start the config thread: {e}")),
+    };
     match loaded {
         Ok(Ok(cfg)) => {
             let s = cfg.summary();

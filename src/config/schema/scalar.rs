@@ -73,6 +73,18 @@ pub fn int<T: TryFrom<i128>>(
             None
         }
         Value::Int(i) => T::try_from(*i).ok(),
+        // YAML reads a whole number too large for 64 bits as a float.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() >= 9.2e18 => {
+            d.push(
+                node.loc,
+                path,
+                format!(
+                    "must be between {min} and {max} (got a number of {} digits)",
+                    f.abs().log10().floor() + 1.0
+                ),
+            );
+            None
+        }
         other => {
             d.push(
                 node.loc,
