@@ -171,6 +171,7 @@ trap cleanup EXIT
 start_ipvsd() {
 	local caps=()
 	if [[ $1 == yes ]]; then
+		# shellcheck disable=SC2054 # setpriv's capability lists are comma-separated
 		caps=(--inh-caps=-all,+net_admin,+net_raw --ambient-caps=-all,+net_admin,+net_raw
 			--bounding-set=-all,+net_admin,+net_raw)
 	else
@@ -335,7 +336,7 @@ t_master_holds_vip() {
 t_garp_seen() {
 	# Before the client sent anything to the VIP: its neighbour entry came from d's
 	# gratuitous ARP, with d's eth0 MAC.
-	local mac neigh
+	local mac
 	mac=$(x d cat /sys/class/net/eth0/address)
 	wait_for 5 bash -c "ip -n $NS-c neigh show 203.0.113.7 | grep -qi 'lladdr $mac'" || {
 		echo "client's neighbour entry for the VIP (want lladdr $mac):"
