@@ -40,6 +40,7 @@ VM_TESTS=(
   tests/vm/labs.sh
   tests/vm/nat.sh
   tests/vm/import.sh
+  tests/vm/privileges.sh
 )
 # Run again on the next Debian release's kernel (6.12): its IPVS has the twos scheduler,
 # which the stable kernel (6.1) lacks, so every scheduler is tested on a real kernel.

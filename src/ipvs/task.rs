@@ -137,6 +137,25 @@ pub enum Event {
     },
 }
 
+/// An error that repeats on every retry is logged once: `is_new` is true when the text
+/// differs from the last one; `clear` (on success) is true if an error was pending.
+#[derive(Debug, Default)]
+struct Repeats(Option<String>);
+
+impl Repeats {
+    fn is_new(&mut self, text: &str) -> bool {
+        if self.0.as_deref() == Some(text) {
+            return false;
+        }
+        self.0 = Some(text.to_string());
+        true
+    }
+
+    fn clear(&mut self) -> bool {
+        self.0.take().is_some()
+    }
+}
+
 /// Opens a backend (the netlink socket); called again after the connection breaks.
 pub type Connect = Box<dyn FnMut() -> Result<Box<dyn Backend>, BackendError> + Send>;
 
@@ -151,7 +170,8 @@ pub fn run(
 ) {
     let retry_after_error = Duration::from_secs(1).min(interval);
     let mut backend: Option<Box<dyn Backend>> = None;
-    let mut last_connect_error: Option<String> = None;
+    let mut connect_errors = Repeats::default();
+    let mut pass_errors = Repeats::default();
     let mut desired: Option<(Table, BTreeSet<ServiceKey>)> = None;
     let mut changed = false;
     let mut sync: Option<SyncDaemon> = None;
@@ -191,17 +211,15 @@ pub fn run(
         if backend.is_none() {
             match connect() {
                 Ok(b) => {
-                    if last_connect_error.take().is_some() {
+                    if connect_errors.clear() {
                         info!("ipvs backend connected");
                     }
                     backend = Some(b);
                 }
                 Err(e) => {
                     let text = error_text(&e);
-                    // Logged once per distinct error, not on every retry.
-                    if last_connect_error.as_deref() != Some(text.as_str()) {
+                    if connect_errors.is_new(&text) {
                         warn!(error = %text, "cannot open the ipvs backend; retrying");
-                        last_connect_error = Some(text);
                     }
                     on_event(Event::Pass {
                         ops: Vec::new(),
@@ -240,8 +258,16 @@ pub fn run(
                 warn!(op = op.kind(), service = %op.service_key(), dest, "ipvs drift repaired");
             }
         }
-        if let Some(e) = &report.error {
-            warn!(error = %e, "ipvs not converged; retrying");
+        // Without CAP_NET_ADMIN every pass fails alike: once, not every interval. Each
+        // failed pass is still counted (ipvsd_reconcile_runs_total{result="failed"}).
+        match &report.error {
+            Some(e) if pass_errors.is_new(e) => warn!(error = %e, "ipvs not converged; retrying"),
+            Some(_) => debug!("ipvs not converged; same error as the last pass"),
+            None => {
+                if pass_errors.clear() {
+                    info!("ipvs pass succeeded after errors");
+                }
+            }
         }
         if report.reconnect {
             backend = None;
@@ -465,6 +491,18 @@ mod tests {
         );
         assert_eq!(b.inner.dump().unwrap()[&key].dests.len(), 2);
         assert_eq!(converge(&mut b, &want, &BTreeSet::new()).applied, vec![]);
+    }
+
+    #[test]
+    fn a_repeated_error_is_new_only_when_it_changes_or_after_a_success() {
+        let mut r = Repeats::default();
+        assert!(!r.clear());
+        assert!(r.is_new("eperm"));
+        assert!(!r.is_new("eperm"));
+        assert!(r.is_new("enomem"));
+        assert!(r.clear());
+        assert!(!r.clear());
+        assert!(r.is_new("enomem"));
     }
 
     #[test]

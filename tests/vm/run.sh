@@ -447,7 +447,7 @@ build_cache() {
 	echo "options dummy numdummies=0" >"$ROOT/etc/modprobe.d/ipvsd-vm.conf"
 
 	# --- programs (real tools first, busybox applets fill the gaps)
-	for p in bash ip ss bridge tc ipvsadm curl keepalived kmod xtables-legacy-multi; do
+	for p in bash ip ss bridge tc ipvsadm curl keepalived kmod xtables-legacy-multi setpriv; do
 		line=$(host_prog "$p")
 		copy_elf "$line"
 	done

@@ -164,7 +164,8 @@ impl ExecProbe {
 }
 
 /// Which user a check runs as. Root may switch to anyone; another user cannot, so the check
-/// runs as that user and a warning says so once, here.
+/// runs as that user and a warning says so, once per user asked for (not once per real
+/// server, check, reload or notify run).
 pub(crate) fn run_as(user: &str) -> Result<RunAs, ProbeSetupError> {
     let lookup = |user: &str| {
         User::from_name(user).map_err(|source| ProbeSetupError::UserLookup {
@@ -184,7 +185,7 @@ pub(crate) fn run_as(user: &str) -> Result<RunAs, ProbeSetupError> {
         });
     }
     let current = User::from_uid(euid).ok().flatten().map(|u| u.name);
-    if current.as_deref() != Some(user) {
+    if current.as_deref() != Some(user) && first_warning(user) {
         warn!(
             user,
             current = current.as_deref().unwrap_or("?"),
@@ -193,6 +194,19 @@ pub(crate) fn run_as(user: &str) -> Result<RunAs, ProbeSetupError> {
         );
     }
     Ok(RunAs::Current)
+}
+
+/// Users the "cannot switch user" warning was given for, in this process.
+static WARNED_USERS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// True the first time it is called for `user`.
+fn first_warning(user: &str) -> bool {
+    // A poisoned lock only means a panic elsewhere mid-insert: the set is still usable.
+    let mut warned = WARNED_USERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    warned.insert(user.to_string())
 }
 
 /// Kills the check's process group with SIGKILL, once: on `kill`, or on drop if the probe
@@ -332,5 +346,13 @@ mod tests {
             // Without root nothing can be switched: the current user, whatever was asked.
             assert_eq!(run_as("ipvsd-no-such-user").unwrap(), RunAs::Current);
         }
+    }
+
+    #[test]
+    fn the_cannot_switch_user_warning_is_given_once_per_user() {
+        assert!(first_warning("ipvsd-test-warn-a"));
+        assert!(!first_warning("ipvsd-test-warn-a"));
+        assert!(first_warning("ipvsd-test-warn-b"));
+        assert!(!first_warning("ipvsd-test-warn-a"));
     }
 }
