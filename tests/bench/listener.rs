@@ -13,6 +13,11 @@
 //! `served` counts completed replies (http) or closed connections (tcp); `errors` counts
 //! requests that failed (reset, timeout, no complete head); `dests` the distinct local
 //! addresses connected to so far. It exits by itself after MAX_SECONDS (default 900).
+//!
+//! Flapping (the soak test, http mode): the addresses listed in the file named by
+//! `LISTENER_DOWN_FILE` (one per line, re-read every second) answer `503`; those listed in
+//! `LISTENER_FAST_FILE` answer `503` during even seconds of the wall clock and `200` during
+//! odd ones, flapping faster than any rise/fall count of 2 or more lets through.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -35,8 +40,36 @@ struct Stats {
 }
 
 const REPLY: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+const DOWN: &[u8] = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\ndown\n";
 
-fn serve_http(mut s: TcpStream) -> bool {
+/// The addresses that answer 503: always (`down`), or in even seconds (`fast`).
+#[derive(Default)]
+struct Flaps {
+    down: HashSet<IpAddr>,
+    fast: HashSet<IpAddr>,
+}
+
+impl Flaps {
+    fn is_down(&self, ip: &IpAddr) -> bool {
+        if self.down.contains(ip) {
+            return true;
+        }
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.fast.contains(ip) && secs % 2 == 0
+    }
+}
+
+fn read_set(var: &str) -> HashSet<IpAddr> {
+    std::env::var(var)
+        .ok()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn serve_http(mut s: TcpStream, down: bool) -> bool {
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
     let mut buf = [0u8; 4096];
@@ -53,7 +86,7 @@ fn serve_http(mut s: TcpStream) -> bool {
             return false;
         }
     }
-    s.write_all(REPLY).is_ok()
+    s.write_all(if down { DOWN } else { REPLY }).is_ok()
 }
 
 fn main() {
@@ -83,9 +116,11 @@ fn main() {
     // from overflowing the accept queue.
     unsafe { listen(l.as_raw_fd(), 65535) };
     let stats = Arc::new(Stats::default());
+    let flaps = Arc::new(Mutex::new(Flaps::default()));
     for _ in 0..threads {
         let l = l.try_clone().expect("clone listener");
         let st = stats.clone();
+        let flaps = flaps.clone();
         std::thread::spawn(move || {
             loop {
                 let s = match l.accept() {
@@ -93,14 +128,16 @@ fn main() {
                     Err(_) => continue,
                 };
                 st.accepted.fetch_add(1, Relaxed);
+                let mut down = false;
                 if let Ok(a) = s.local_addr() {
                     let ip = a.ip();
+                    down = flaps.lock().unwrap().is_down(&ip);
                     let mut d = st.dests.lock().unwrap();
                     if !d.contains(&ip) {
                         d.insert(ip);
                     }
                 }
-                let ok = if http { serve_http(s) } else { true };
+                let ok = if http { serve_http(s, down) } else { true };
                 if ok {
                     st.served.fetch_add(1, Relaxed);
                 } else {
@@ -112,6 +149,11 @@ fn main() {
     let t0 = Instant::now();
     let tmp = format!("{status}.tmp");
     loop {
+        {
+            let mut f = flaps.lock().unwrap();
+            f.down = read_set("LISTENER_DOWN_FILE");
+            f.fast = read_set("LISTENER_FAST_FILE");
+        }
         std::thread::sleep(Duration::from_secs(1));
         let up = t0.elapsed().as_secs();
         let line = format!(
