@@ -286,7 +286,7 @@ impl Real {
 
 /// web: rr, drained on failure, a sorry server; api: remove on failure; db: drain.
 fn write_config(path: &Path, admin: u16, sorry: u16, reals: &[Real]) {
-    let check = "checks: [{type: http, interval: 100ms, timeout: 80ms, rise: 2, fall: 2}]";
+    let check = "checks: [{type: http, interval: 100ms, timeout: 100ms, rise: 2, fall: 2}]";
     let mut y = format!(
         "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", reconcile_interval: 200ms}}\n\
          virtual_servers:\n\

@@ -33,6 +33,12 @@ const TIMEOUT: Duration = Duration::from_millis(80);
 const N: u32 = 3;
 /// How late a log line may reach this process after the probe that decided it.
 const LOG_LAG: Duration = Duration::from_millis(30);
+/// A transition is judged against the server's state this long before it was read: the
+/// deciding probe may have asked up to a timeout earlier (a probe the loaded machine made
+/// late fails as `timeout`, about the state the server had when it was asked).
+const LOOKBACK: Duration = TIMEOUT.saturating_add(LOG_LAG);
+/// A failed probe this slow is taken as a timeout.
+const SLOW: Duration = Duration::from_millis(60);
 
 /// splitmix64.
 struct Rng(u64);
@@ -47,15 +53,33 @@ impl Rng {
     }
 }
 
-/// A transition as the daemon logged it: when this process read it, to up or down.
+/// What the daemon logged about one real server.
+#[derive(Clone, Debug)]
+enum Event {
+    /// One probe (debug level): passed or not, and how long it took.
+    Probe { ok: bool, latency: Duration },
+    /// A health transition, with the last failure's reason when down.
+    Transition { up: bool, reason: String },
+}
+
+/// A log line: when this process read it, about which real server.
 #[derive(Clone, Debug)]
 struct Logged {
     at: Instant,
     rs: String,
-    up: bool,
+    event: Event,
 }
 
-/// Reads the daemon's JSON log lines; keeps the health transitions.
+impl Logged {
+    fn transition(&self) -> Option<bool> {
+        match self.event {
+            Event::Transition { up, .. } => Some(up),
+            Event::Probe { .. } => None,
+        }
+    }
+}
+
+/// Reads the daemon's JSON log lines; keeps the probes and the health transitions.
 fn read_logs(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<Logged>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let out = seen.clone();
@@ -66,16 +90,54 @@ fn read_logs(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<Logged>>> {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                 panic!("a log line that is not JSON: {line}");
             };
-            let up = match v["message"].as_str() {
-                Some("real server up") => true,
-                Some("real server down") => false,
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let (rs, event) = match v["message"].as_str() {
+                Some("probe") => (
+                    text(&v["span"]["rs"]),
+                    Event::Probe {
+                        ok: v["ok"].as_bool().unwrap_or(false),
+                        latency: Duration::from_millis(v["latency_ms"].as_u64().unwrap_or(0)),
+                    },
+                ),
+                Some(m @ ("real server up" | "real server down")) => (
+                    text(&v["rs"]),
+                    Event::Transition {
+                        up: m == "real server up",
+                        reason: text(&v["reason"]),
+                    },
+                ),
                 _ => continue,
             };
-            let rs = v["rs"].as_str().unwrap_or_default().to_string();
-            out.lock().unwrap().push(Logged { at, rs, up });
+            out.lock().unwrap().push(Logged { at, rs, event });
         }
     });
     seen
+}
+
+/// Replays a server's probes through rise/fall (the daemon's rule, restated): the
+/// transitions they call for, each with whether one of its deciding probes was slow
+/// (failed at or near the timeout: the loaded machine, not the server's state).
+fn replay(events: &[&Logged]) -> Vec<(bool, bool)> {
+    let (mut up, mut run, mut slow_in_run) = (true, 0u32, false);
+    let mut last_ok = None;
+    let mut out = Vec::new();
+    for l in events {
+        let Event::Probe { ok, latency } = l.event else {
+            continue;
+        };
+        if last_ok != Some(ok) {
+            run = 0;
+            slow_in_run = false;
+        }
+        last_ok = Some(ok);
+        run += 1;
+        slow_in_run |= !ok && latency >= SLOW;
+        if ok != up && run >= N {
+            up = ok;
+            out.push((up, slow_in_run));
+        }
+    }
+    out
 }
 
 /// A server that flips between up and down after random dwell times, recording when.
@@ -235,6 +297,8 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     let mut child = Command::new(env!("CARGO_BIN_EXE_ipvsd"))
         .args(["run", "--ipvs-backend", "memory", "--config"])
         .arg(&cfg)
+        // Every probe's result, with its real server (the check span).
+        .args(["--log-level", "info,ipvsd::check::runner=debug"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -273,12 +337,13 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
         t.join().unwrap();
     }
     let flap_end = Instant::now();
-    let alt_during = logs
+    let alt_during: Vec<Logged> = logs
         .lock()
         .unwrap()
         .iter()
         .filter(|l| l.rs == alt.addr.to_string())
-        .count();
+        .cloned()
+        .collect();
 
     // Final states: the alternating server down for good, one flapper up, the rest down
     // (flapr has none left: its sorry server goes in).
@@ -326,55 +391,120 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
         }
     }
 
-    // (a) The alternating server: no transition while it alternated, one (down) after.
+    // Every server: its transitions are exactly those rise/fall call for, given the
+    // probes the daemon logged, and /metrics counted the same.
+    let mut slow_transitions = 0;
+    let mut check_replay = |addr: &str, vs: &str| -> Vec<(bool, bool)> {
+        let mine: Vec<&Logged> = logged.iter().filter(|l| l.rs == addr).collect();
+        let want = replay(&mine);
+        let got: Vec<bool> = mine.iter().filter_map(|l| l.transition()).collect();
+        assert_eq!(
+            got,
+            want.iter().map(|(up, _)| *up).collect::<Vec<_>>(),
+            "{addr}: transitions the probes do not call for"
+        );
+        slow_transitions += want.iter().filter(|(_, slow)| *slow).count();
+        let labels = format!("virtual_server=\"{vs}\",real_server=\"{addr}\"");
+        for (to, up) in [("up", true), ("down", false)] {
+            let counted = sum(
+                &m,
+                &format!("ipvsd_real_server_transitions{{{labels},to=\"{to}\"}}"),
+            );
+            let logged_n = got.iter().filter(|g| **g == up).count();
+            assert_eq!(counted, logged_n as f64, "{addr} to {to}");
+        }
+        want
+    };
+
+    // (a) The alternating server: no transition while it alternated (but for probes the
+    // loaded machine made time out), one down after.
     let alt_probes = alt_requests.load(Ordering::SeqCst);
     assert!(
         alt_probes as f64 >= 0.6 * secs as f64 / INTERVAL.as_secs_f64(),
         "the alternating server was probed {alt_probes} times"
     );
-    assert_eq!(alt_during, 0, "the alternating server made transitions");
-    let alt_all: Vec<_> = logged
-        .iter()
-        .filter(|l| l.rs == alt.addr.to_string())
-        .collect();
-    assert_eq!(alt_all.len(), 1, "{alt_all:?}");
-    assert!(!alt_all[0].up);
+    let during: Vec<&Logged> = alt_during.iter().collect();
+    let alt_flaps = replay(&during);
+    assert!(
+        alt_flaps.iter().all(|(_, slow)| *slow),
+        "the alternating server made transitions: {alt_flaps:?}"
+    );
+    let alt_all = check_replay(&alt.addr.to_string(), "flap");
+    assert_eq!(alt_all.last().map(|t| t.0), Some(false));
 
     // (b) The flappers.
     let required = INTERVAL * N - (INTERVAL + TIMEOUT);
     let decides = INTERVAL * N + INTERVAL + TIMEOUT + Duration::from_millis(200);
     let (mut total_transitions, mut total_probes, mut stretches_checked) = (0, 0, 0);
-    let (mut short, mut long) = (0, 0);
+    let (mut short, mut long, mut slow_probes) = (0, 0, 0);
     for f in &flappers {
         let addr = f.addr().to_string();
         let truth = f.truth.lock().unwrap().clone();
+        let decided = check_replay(&addr, f.vs);
         let mine: Vec<&Logged> = logged.iter().filter(|l| l.rs == addr).collect();
-        total_transitions += mine.len();
-        total_probes += f.server.seen.all().len();
-        // Transitions alternate, starting from up.
-        let mut daemon_up = true;
+        let transitions: Vec<(&Logged, bool)> = mine
+            .iter()
+            .filter(|l| l.transition().is_some())
+            .zip(decided.iter().map(|(_, slow)| *slow))
+            .map(|(l, slow)| (*l, slow))
+            .collect();
+        total_transitions += transitions.len();
+        // Each probe saw the state the server had around its time (a slow failure is
+        // the machine's, not the server's).
+        let mut slow_at = Vec::new();
         for l in &mine {
-            assert_ne!(l.up, daemon_up, "{addr}: two transitions the same way");
-            daemon_up = l.up;
-            // Preceded by a stable stretch in the new state.
-            let (since, real) = state_at(&truth, l.at - LOG_LAG);
+            let Event::Probe { ok, latency } = l.event else {
+                continue;
+            };
+            total_probes += 1;
+            if !ok && latency >= SLOW {
+                slow_probes += 1;
+                slow_at.push(l.at);
+                continue;
+            }
+            let from = l.at - latency - Duration::from_millis(100);
+            let (_, before) = state_at(&truth, from);
+            let seen = before == ok
+                || truth
+                    .iter()
+                    .any(|(c, s)| *c >= from && *c <= l.at && *s == ok);
+            assert!(
+                seen,
+                "{addr}: a probe at +{:?} saw {ok} but the server never was",
+                l.at - start
+            );
+        }
+        // Each transition follows a stable stretch in the new state (those decided with
+        // a slow probe are the machine's and are not judged).
+        for (l, slow) in &transitions {
+            let (Event::Transition { up, reason }, false) = (&l.event, slow) else {
+                continue;
+            };
+            let way = if *up { "up" } else { "down" };
+            let (since, real) = state_at(&truth, l.at - LOOKBACK);
             assert_eq!(
                 real,
-                l.up,
-                "{addr}: went {} at +{:?} while the server was the other way (since +{:?})",
-                if l.up { "up" } else { "down" },
+                *up,
+                "{addr}: went {way} at +{:?} while the server was the other way (since +{:?}) {reason}",
                 l.at - start,
-                since.saturating_duration_since(start)
+                since.saturating_duration_since(start),
             );
             let stable = l.at - since;
             assert!(
                 stable >= required,
-                "{addr}: went {} after {stable:?} in that state (less than {required:?})",
-                if l.up { "up" } else { "down" }
+                "{addr}: went {way} at +{:?} after {stable:?} in that state (less than {required:?}) {reason}",
+                l.at - start
             );
         }
-        // No stuck state: every stretch long enough to decide ends agreed on.
-        let daemon_at = |t: Instant| mine.iter().rev().find(|l| l.at <= t).map_or(true, |l| l.up);
+        // No stuck state: every stretch long enough to decide (and free of slow probes)
+        // ends with the daemon agreeing.
+        let daemon_at = |t: Instant| {
+            transitions
+                .iter()
+                .rev()
+                .find(|(l, _)| l.at <= t)
+                .is_none_or(|(l, _)| l.transition() == Some(true))
+        };
         let mut ends: Vec<Instant> = truth.iter().skip(1).map(|(c, _)| *c).collect();
         ends.push(final_at + Duration::from_millis(1000));
         for (i, (from, real)) in truth.iter().enumerate() {
@@ -387,7 +517,8 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
                     long += 1;
                 }
             }
-            if length >= decides {
+            let disturbed = slow_at.iter().any(|t| *t >= *from && *t <= to);
+            if length >= decides && !disturbed {
                 stretches_checked += 1;
                 assert_eq!(
                     daemon_at(to),
@@ -398,16 +529,6 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
                 );
             }
         }
-        // The counters agree with the log.
-        let labels = format!("virtual_server=\"{}\",real_server=\"{addr}\"", f.vs);
-        for (to, up) in [("up", true), ("down", false)] {
-            let counted = sum(
-                &m,
-                &format!("ipvsd_real_server_transitions{{{labels},to=\"{to}\"}}"),
-            );
-            let logged_n = mine.iter().filter(|l| l.up == up).count();
-            assert_eq!(counted, logged_n as f64, "{addr} to {to}");
-        }
     }
     assert!(
         short > 0 && long > 0,
@@ -417,7 +538,9 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     println!(
         "{secs} s of flapping: {total_probes} probes of 4 flapping servers, {total_transitions} transitions, \
          {stretches_checked} stretches long enough to decide (all followed), {short} shorter than fall x interval; \
-         alternating server: {alt_probes} probes, 0 transitions; final table {} ms after the final states",
+         {slow_probes} probes failed slow (>= {SLOW:?}, the loaded machine), {slow_transitions} transitions decided with one; \
+         alternating server: {alt_probes} probes, {} transitions while alternating; final table {} ms after the final states",
+        alt_flaps.len(),
         converged.as_millis()
     );
 }

@@ -252,6 +252,7 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
 
     // The silent servers: one connection at a time, each given up at the timeout.
     let expected = ran.as_secs_f64() / INTERVAL.as_secs_f64();
+    let mut medians = Vec::new();
     for (name, conns) in [("a", &conns_a), ("b", &conns_b)] {
         let c = conns.lock().unwrap().clone();
         let n = c.len() as f64;
@@ -263,20 +264,29 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
             let (_, closed) = pair[0];
             let (next, _) = pair[1];
             let closed = closed.expect("a probe still open while the next one came");
-            // Both ends are seen by this process's tasks: allow 20 ms of their scheduling.
+            // Both ends are seen by this process's tasks: allow 50 ms of their scheduling
+            // on a loaded machine (an overlapping probe would start 200 ms early).
             assert!(
-                next + Duration::from_millis(20) >= closed,
+                next + Duration::from_millis(50) >= closed,
                 "silent {name}: a probe started {:?} before the previous one ended",
                 closed - next
             );
         }
-        for (opened, closed) in c.iter().filter_map(|(o, c)| Some((*o, (*c)?))) {
-            let held = closed - opened;
-            assert!(
-                held >= Duration::from_millis(150) && held < INTERVAL + Duration::from_millis(300),
-                "silent {name}: a probe held its connection {held:?}"
-            );
-        }
+        // Cut at the timeout: typically right at it, never much later.
+        let mut held: Vec<Duration> = c.iter().filter_map(|(o, c)| Some((*c)? - *o)).collect();
+        held.sort();
+        let median = held[held.len() / 2];
+        assert!(
+            median >= INTERVAL - Duration::from_millis(50)
+                && median <= INTERVAL + Duration::from_millis(50),
+            "silent {name}: probes held their connection {median:?} (median)"
+        );
+        let longest = held.last().copied().unwrap_or_default();
+        assert!(
+            longest < INTERVAL + Duration::from_millis(300),
+            "silent {name}: a probe held its connection {longest:?}"
+        );
+        medians.push(median);
     }
 
     // Every check failed every probe with reason timeout.
@@ -334,7 +344,8 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
     assert_eq!(left, 0, "sleep processes left after the daemon stopped");
 
     println!(
-        "{:.1} s watched, {} samples: probes per check {probes:?} (about {:.0} intervals); \
+        "{:.1} s watched, {} samples: probes per check {probes:?} (about {:.0} intervals), \
+         silent servers held {medians:?} per probe (median); \
          fds {}..{} (first third max {first}, last third max {last}; bound {MAX_FDS}), \
          threads max {} (bound {MAX_THREADS}), children max {}, zombies max {} (now {zombies_now}), \
          sleep processes per check max {}, SYN_SENT max {}",
