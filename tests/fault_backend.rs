@@ -4,6 +4,9 @@
 //! API, count the failures, never touch a service it does not own, and, once the faults
 //! stop, converge the table on exactly what the config and the servers' health say.
 //!
+//! Half-way through, a reload removes a real server: it retires (weight 0, then deleted)
+//! while the faults go on.
+//!
 //! The daemon runs in this process (`daemon::run_with_connector`) on a `MemoryBackend`
 //! wrapped by `FaultBackend`. `IPVSD_FAULT_SECS` sets the faulty phase (default 8 s),
 //! `IPVSD_FAULT_SEED` the random seed (printed), `IPVSD_TEST_LOG=debug` shows the logs.
@@ -332,6 +335,7 @@ fn service_of(vs: &str) -> &'static str {
 /// What config + health say: service -> destination -> weight.
 type Weights = BTreeMap<String, BTreeMap<String, u32>>;
 
+/// `reals` are those the config has now.
 fn expected(reals: &[Real], sorry: u16) -> Weights {
     let mut want = Weights::new();
     for vs in ["web", "api", "db"] {
@@ -443,6 +447,8 @@ fn the_daemon_survives_random_backend_faults_and_converges_when_they_stop() {
     let start = Instant::now();
     let mut answered = 0;
     let mut flips = 0;
+    // The real servers in the config: the last goes at the reload.
+    let mut live = reals.len();
     while start.elapsed() < Duration::from_secs(fault_secs) || !faults.each_at_least(3) {
         assert!(
             start.elapsed() < Duration::from_secs(4 * fault_secs),
@@ -450,13 +456,27 @@ fn the_daemon_survives_random_backend_faults_and_converges_when_they_stop() {
             faults.injected.lock().unwrap()
         );
         std::thread::sleep(Duration::from_millis(150 + rng.below(350)));
-        let r = &reals[rng.below(reals.len() as u64) as usize];
+        let r = &reals[rng.below(live as u64) as usize];
         r.up.fetch_xor(true, Ordering::SeqCst);
         flips += 1;
         if flips == 6 {
             for r in reals.iter().filter(|r| r.vs == "web") {
                 r.up.store(false, Ordering::SeqCst);
             }
+        }
+        if flips == 12 {
+            live -= 1;
+            write_config(&path, admin, sorry, &reals[..live]);
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_ipvsd"))
+                .args(["reload", "--admin", &format!("127.0.0.1:{admin}")])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "reload under faults: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         assert!(!daemon.is_finished(), "the daemon stopped under faults");
         // The admin API answers throughout (the status document and /metrics read the
@@ -485,7 +505,11 @@ fn the_daemon_survives_random_backend_faults_and_converges_when_they_stop() {
     faults.rate.store(0, Ordering::SeqCst);
     let stopped = Instant::now();
     let injected = faults.injected.lock().unwrap().clone();
-    let want = expected(&reals, sorry);
+    assert!(
+        live < reals.len(),
+        "the faulty phase ended before the reload"
+    );
+    let want = expected(&reals[..live], sorry);
 
     // Bound: the servers' health settles in fall x interval + timeout (0.3 s), a failed
     // pass is retried after reconcile_interval (0.2 s), a hanging call ends within 0.25 s.
@@ -524,7 +548,7 @@ fn the_daemon_survives_random_backend_faults_and_converges_when_they_stop() {
     assert_eq!(get(admin, "/healthz"), Some((200, "ok\n".into())));
     let doc = status(admin).expect("/api/v1/status answers 200 with JSON");
     assert_eq!(doc["ready"], true);
-    for r in &reals {
+    for r in &reals[..live] {
         let vs = doc["virtual_servers"]
             .as_array()
             .unwrap()
