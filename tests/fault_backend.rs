@@ -408,7 +408,10 @@ fn the_daemon_survives_random_backend_faults_and_converges_when_they_stop() {
         .iter()
         .map(|(vs, weight)| {
             let up = Arc::new(AtomicBool::new(true));
-            let server = rt.block_on(probe_support::switchable(up.clone()));
+            let state = up.clone();
+            let server = rt.block_on(probe_support::switchable(move || {
+                state.load(Ordering::SeqCst)
+            }));
             Real {
                 vs,
                 weight: *weight,

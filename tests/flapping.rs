@@ -144,21 +144,29 @@ fn replay(events: &[&Logged]) -> Vec<(bool, bool)> {
 struct Flapper {
     vs: &'static str,
     weight: u32,
-    up: Arc<AtomicBool>,
     server: probe_support::Server,
-    /// Every change of its real state, starting with up at the start of the run.
-    truth: Arc<Mutex<Vec<(Instant, bool)>>>,
+    /// Every change of its real state, starting with up. The server answers from the last
+    /// entry under the same lock, so this record and its answers cannot disagree.
+    truth: Truth,
+}
+
+type Truth = Arc<Mutex<Vec<(Instant, bool)>>>;
+
+/// Sets the state (and records the change, if it is one).
+fn set(truth: &Truth, up: bool) {
+    let mut t = truth.lock().unwrap();
+    if t.last().map(|x| x.1) != Some(up) {
+        t.push((Instant::now(), up));
+    }
+}
+
+fn current(truth: &Truth) -> bool {
+    truth.lock().unwrap().last().is_none_or(|x| x.1)
 }
 
 impl Flapper {
     fn addr(&self) -> SocketAddr {
         self.server.addr
-    }
-
-    fn set(&self, up: bool) {
-        if self.up.swap(up, Ordering::SeqCst) != up {
-            self.truth.lock().unwrap().push((Instant::now(), up));
-        }
     }
 }
 
@@ -248,14 +256,14 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     let flappers: Vec<Flapper> = [("flap", 2), ("flap", 3), ("flapr", 4), ("flapr", 5)]
         .into_iter()
         .map(|(vs, weight)| {
-            let up = Arc::new(AtomicBool::new(true));
-            let server = rt.block_on(probe_support::switchable(up.clone()));
+            let truth = Truth::default();
+            let state = truth.clone();
+            let server = rt.block_on(probe_support::switchable(move || current(&state)));
             Flapper {
                 vs,
                 weight,
-                up,
                 server,
-                truth: Arc::default(),
+                truth,
             }
         })
         .collect();
@@ -318,13 +326,13 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     let mut threads = Vec::new();
     for (i, f) in flappers.iter().enumerate() {
         f.truth.lock().unwrap().push((start, true));
-        let (up, truth, stop) = (f.up.clone(), f.truth.clone(), stop.clone());
+        let (truth, stop) = (f.truth.clone(), stop.clone());
         let mut rng = Rng(seed.wrapping_add(i as u64));
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(30 + rng.next() % 970));
-                let now_up = !up.fetch_xor(true, Ordering::SeqCst);
-                truth.lock().unwrap().push((Instant::now(), now_up));
+                let up = current(&truth);
+                set(&truth, !up);
             }
         }));
     }
@@ -350,7 +358,7 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     mode.store(STEADY_DOWN, Ordering::SeqCst);
     let finals = [true, false, false, false];
     for (f, up) in flappers.iter().zip(finals) {
-        f.set(up);
+        set(&f.truth, up);
     }
     let final_at = Instant::now();
     let want_flap: BTreeMap<String, u32> = [
@@ -386,7 +394,7 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
             let up = flappers
                 .iter()
                 .find(|f| f.addr().to_string() == rs["address"])
-                .is_some_and(|f| f.up.load(Ordering::SeqCst));
+                .is_some_and(|f| current(&f.truth));
             assert_eq!(rs["health"], if up { "up" } else { "down" }, "{rs}");
         }
     }
@@ -433,7 +441,11 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     assert_eq!(alt_all.last().map(|t| t.0), Some(false));
 
     // (b) The flappers.
-    let required = INTERVAL * N - (INTERVAL + TIMEOUT);
+    // Tolerance: one interval and one timeout (the first deciding probe may have started
+    // a timeout before the server answered it), and 20 ms: tokio keeps a tick up to 5 ms
+    // late on its grid, so probes may come 95 ms apart, and the clocks of the two
+    // processes' threads are read at slightly different moments.
+    let required = INTERVAL * N - (INTERVAL + TIMEOUT) - Duration::from_millis(20);
     let decides = INTERVAL * N + INTERVAL + TIMEOUT + Duration::from_millis(200);
     let (mut total_transitions, mut total_probes, mut stretches_checked) = (0, 0, 0);
     let (mut short, mut long, mut slow_probes) = (0, 0, 0);
@@ -490,10 +502,18 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
                 since.saturating_duration_since(start),
             );
             let stable = l.at - since;
+            // On failure, what the daemon logged around it.
+            let around = || {
+                mine.iter()
+                    .filter(|e| e.at + Duration::from_millis(500) >= since && e.at <= l.at)
+                    .map(|e| format!("\n  +{:?} {:?}", e.at - start, e.event))
+                    .collect::<String>()
+            };
             assert!(
                 stable >= required,
-                "{addr}: went {way} at +{:?} after {stable:?} in that state (less than {required:?}) {reason}",
-                l.at - start
+                "{addr}: went {way} at +{:?} after {stable:?} in that state (less than {required:?}) {reason}{}",
+                l.at - start,
+                around()
             );
         }
         // No stuck state: every stretch long enough to decide (and free of slow probes)

@@ -83,14 +83,7 @@ pub fn run(
         log_override.unwrap_or(&cfg.global.log_level),
     );
     privileges();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| RunError::Setup {
-            what: "the async runtime",
-            source,
-        })?;
-    rt.block_on(supervise(
+    runtime()?.block_on(supervise(
         config_path.to_path_buf(),
         cfg,
         connector(backend),
@@ -99,7 +92,8 @@ pub fn run(
 }
 
 /// Runs the daemon's main loop like `run`, on the IPVS backend that `connect` opens, until
-/// `stop` completes (or SIGTERM/SIGINT). Logging and capabilities are left as they are.
+/// `stop` completes (or SIGTERM/SIGINT: it installs the same signal handlers). Logging and
+/// capabilities are left as they are.
 /// For tests that put a backend of their own under the real loop (one that injects
 /// faults, or a table they look into); the product only uses `run`.
 #[doc(hidden)]
@@ -109,14 +103,18 @@ pub fn run_with_connector(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
     let cfg = config::load_file(config_path).map_err(RunError::Config)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
+    runtime()?.block_on(supervise(config_path.to_path_buf(), cfg, connect, stop))
+}
+
+/// The daemon runs on one thread (no cross-thread wake-up per probe).
+fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| RunError::Setup {
             what: "the async runtime",
             source,
-        })?;
-    rt.block_on(supervise(config_path.to_path_buf(), cfg, connect, stop))
+        })
 }
 
 /// Run as a dedicated user, ipvsd gets CAP_NET_ADMIN and CAP_NET_RAW as ambient
