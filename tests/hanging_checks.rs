@@ -23,10 +23,11 @@ use tokio::io::AsyncReadExt;
 /// whole interval, so a second one in flight would show at once.
 const INTERVAL: Duration = Duration::from_millis(200);
 /// Bounds stated up front: the daemon's open fds and threads never exceed these, and
-/// the last part of the run holds at most `GROWTH_FDS` more fds than the first.
+/// its median count of open fds in the last third of the run is at most `GROWTH_FDS` more
+/// than in the first third.
 const MAX_FDS: usize = 64;
 const MAX_THREADS: usize = 8;
-const GROWTH_FDS: usize = 4;
+const GROWTH_FDS: usize = 2;
 
 /// (accepted, closed by the prober) of each connection a silent server saw.
 type Conns = Arc<Mutex<Vec<(Instant, Option<Instant>)>>>;
@@ -115,6 +116,32 @@ fn processes() -> Vec<(i32, i32, char)> {
     all
 }
 
+/// The children of `pid`: (pid, state, command line).
+fn children(pid: i32) -> Vec<(i32, char, Vec<u8>)> {
+    let mut kids = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in list
+            .split_whitespace()
+            .filter_map(|c| c.parse::<i32>().ok())
+        {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.trim().chars().next())
+                .unwrap_or('?');
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            kids.push((child, state, cmdline));
+        }
+    }
+    kids
+}
+
 /// Live processes whose command line has the argument `tag`.
 fn running_with_arg(tag: &str) -> usize {
     processes()
@@ -129,16 +156,13 @@ fn running_with_arg(tag: &str) -> usize {
 }
 
 /// Sockets in SYN_SENT towards `port` on 127.0.0.1 (the daemon is the only one trying).
+/// /proc/net/tcp may hold tens of thousands of lines on a busy host: a substring search
+/// (remote address, then the state) rather than parsing each line.
 fn syn_sent_to(port: u16) -> usize {
-    let want = format!("0100007F:{port:04X}");
+    let want = format!(" 0100007F:{port:04X} 02 ");
     std::fs::read_to_string("/proc/net/tcp")
         .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.get(2) == Some(&want.as_str()) && f.get(3) == Some(&"02")
-        })
+        .matches(want.as_str())
         .count()
 }
 
@@ -192,6 +216,7 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
     );
     std::fs::write(&cfg, y).unwrap();
     let log = std::fs::File::create(dir.path().join("ipvsd.log")).unwrap();
+    let spawned = Instant::now();
     let d = Daemon(
         Command::new(env!("CARGO_BIN_EXE_ipvsd"))
             .args(["run", "--ipvs-backend", "memory", "--config"])
@@ -208,23 +233,31 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // Watch it from /proc every 50 ms.
+    // Watch it from /proc every 50 ms, once every check has started (their starts are
+    // spread over one interval).
+    std::thread::sleep(Duration::from_secs(1));
     let started = Instant::now();
     let mut w = Watch::default();
     while started.elapsed() < Duration::from_secs(secs) {
-        let procs = processes();
-        let children: Vec<_> = procs.iter().filter(|p| p.1 == pid).collect();
+        let kids = children(pid);
         w.samples += 1;
         w.fds.push(fds(pid));
         w.max_threads = w.max_threads.max(threads(pid));
-        w.max_children = w.max_children.max(children.len());
+        w.max_children = w.max_children.max(kids.len());
         w.max_zombies = w
             .max_zombies
-            .max(children.iter().filter(|p| p.2 == 'Z').count());
+            .max(kids.iter().filter(|k| k.1 == 'Z').count());
         for tag in &tags {
-            w.max_sleeps = w.max_sleeps.max(running_with_arg(tag));
+            let alive = kids
+                .iter()
+                .filter(|k| k.1 != 'Z' && k.2.split(|b| *b == 0).any(|a| a == tag.as_bytes()))
+                .count();
+            w.max_sleeps = w.max_sleeps.max(alive);
         }
-        w.max_syn_sent = w.max_syn_sent.max(syn_sent_to(full.port()));
+        // The socket table can be large: read it every fourth sample.
+        if w.samples % 4 == 1 {
+            w.max_syn_sent = w.max_syn_sent.max(syn_sent_to(full.port()));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let ran = started.elapsed();
@@ -240,18 +273,28 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
     assert!(w.max_threads <= MAX_THREADS, "{w:?}");
     let max_fds = w.fds.iter().copied().max().unwrap_or(0);
     assert!(max_fds <= MAX_FDS, "{w:?}");
+    // Not growing: the median count of the last third is that of the first (every check
+    // always has a probe in flight, so the count moves by a few around it); a leak of one
+    // fd per probe would add about 25 a second.
+    let median = |v: &[usize]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
     let third = w.fds.len() / 3;
-    let first = w.fds[..third].iter().copied().max().unwrap_or(0);
-    let last = w.fds[2 * third..].iter().copied().max().unwrap_or(0);
-    assert!(last <= first + GROWTH_FDS, "fds grew: {first} -> {last}");
+    let first = median(&w.fds[..third]);
+    let last = median(&w.fds[2 * third..]);
+    assert!(
+        last <= first + GROWTH_FDS,
+        "fds grew: {first} -> {last} ({:?})",
+        w.fds
+    );
     // No child left but the one of a probe in flight (zombies are reaped).
-    let zombies_now = processes()
-        .iter()
-        .filter(|p| p.1 == pid && p.2 == 'Z')
-        .count();
+    let zombies_now = children(pid).iter().filter(|k| k.1 == 'Z').count();
 
     // The silent servers: one connection at a time, each given up at the timeout.
-    let expected = ran.as_secs_f64() / INTERVAL.as_secs_f64();
+    // Probes since the daemon started (a few intervals more than the watched run).
+    let expected = spawned.elapsed().as_secs_f64() / INTERVAL.as_secs_f64();
     let mut medians = Vec::new();
     for (name, conns) in [("a", &conns_a), ("b", &conns_b)] {
         let c = conns.lock().unwrap().clone();
@@ -316,9 +359,9 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
         };
         assert_eq!(value(&m, &sel("success")), 0.0);
         let failures = value(&m, &sel("failure"));
-        let total = started.elapsed().as_secs_f64() / INTERVAL.as_secs_f64();
+        let total = spawned.elapsed().as_secs_f64() / INTERVAL.as_secs_f64();
         assert!(
-            failures >= 0.6 * total && failures <= 1.1 * total + 15.0,
+            failures >= 0.6 * total && failures <= 1.1 * total + 3.0,
             "{addr}: {failures} failed probes in about {total} intervals"
         );
         assert_eq!(
@@ -346,7 +389,7 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
     println!(
         "{:.1} s watched, {} samples: probes per check {probes:?} (about {:.0} intervals), \
          silent servers held {medians:?} per probe (median); \
-         fds {}..{} (first third max {first}, last third max {last}; bound {MAX_FDS}), \
+         fds {}..{} (median in the first third {first}, in the last {last}; bound {MAX_FDS}), \
          threads max {} (bound {MAX_THREADS}), children max {}, zombies max {} (now {zombies_now}), \
          sleep processes per check max {}, SYN_SENT max {}",
         ran.as_secs_f64(),
