@@ -4,39 +4,15 @@
 //! its checks, an operator drains one, the config is reloaded (and a bad one rejected).
 
 mod common;
-mod openmetrics;
+mod daemon_support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Daemon {
-    fn hup(&self) {
-        kill(Pid::from_raw(self.0.id() as i32), Signal::SIGHUP).unwrap();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use daemon_support::{Daemon, free_port, get, openmetrics, value, wait_for};
 
 /// A TCP server that accepts and closes, forever (the test process ends it).
 fn listener() -> u16 {
@@ -48,22 +24,6 @@ fn listener() -> u16 {
         }
     });
     port
-}
-
-/// GET path -> (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
 }
 
 /// POST a body with a content type -> status.
@@ -79,33 +39,6 @@ fn post(port: u16, path: &str, content_type: &str, body: &str) -> Option<u16> {
     let mut raw = String::new();
     s.read_to_string(&mut raw).ok()?;
     raw.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// The parsed exposition; panics if /metrics does not answer or does not parse.
-fn scrape(admin: u16) -> Vec<openmetrics::Sample> {
-    let (code, body) = get(admin, "/metrics").expect("/metrics answers");
-    assert_eq!(code, 200);
-    assert!(body.ends_with("# EOF\n"));
-    openmetrics::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"))
-}
-
-fn value(samples: &[openmetrics::Sample], sel: &str) -> f64 {
-    openmetrics::value(samples, sel).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Scrapes until `sel` has the value `want` (at most 10 s); the samples of that scrape.
-fn wait_for(admin: u16, sel: &str, want: f64) -> Vec<openmetrics::Sample> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if get(admin, "/metrics").is_some() {
-            let s = scrape(admin);
-            if openmetrics::value(&s, sel) == Ok(want) {
-                return s;
-            }
-        }
-        assert!(Instant::now() < deadline, "{sel} never became {want}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn ipvsd(args: &[&str]) -> Output {

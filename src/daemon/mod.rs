@@ -83,14 +83,38 @@ pub fn run(
         log_override.unwrap_or(&cfg.global.log_level),
     );
     privileges();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    runtime()?.block_on(supervise(
+        config_path.to_path_buf(),
+        cfg,
+        connector(backend),
+        std::future::pending(),
+    ))
+}
+
+/// Runs the daemon's main loop like `run`, on the IPVS backend that `connect` opens, until
+/// `stop` completes (or SIGTERM/SIGINT: it installs the same signal handlers). Logging and
+/// capabilities are left as they are.
+/// For tests that put a backend of their own under the real loop (one that injects
+/// faults, or a table they look into); the product only uses `run`.
+#[doc(hidden)]
+pub fn run_with_connector(
+    config_path: &Path,
+    connect: Connect,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    let cfg = config::load_file(config_path).map_err(RunError::Config)?;
+    runtime()?.block_on(supervise(config_path.to_path_buf(), cfg, connect, stop))
+}
+
+/// The daemon runs on one thread (no cross-thread wake-up per probe).
+fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| RunError::Setup {
             what: "the async runtime",
             source,
-        })?;
-    rt.block_on(supervise(config_path.to_path_buf(), cfg, backend))
+        })
 }
 
 /// Run as a dedicated user, ipvsd gets CAP_NET_ADMIN and CAP_NET_RAW as ambient
@@ -129,7 +153,13 @@ fn connector(kind: IpvsBackend) -> Connect {
     }
 }
 
-async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(), RunError> {
+async fn supervise(
+    path: PathBuf,
+    cfg: Config,
+    connect: Connect,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    tokio::pin!(stop);
     let setup = |source| RunError::Setup {
         what: "signal handlers",
         source,
@@ -162,7 +192,7 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
     let ipvs = std::thread::Builder::new()
         .name("ipvs".into())
         .spawn(move || {
-            task::run(connector(backend), cmd_rx, interval, |e| {
+            task::run(connect, cmd_rx, interval, |e| {
                 // Pass metrics are counted here, in the ipvs thread; the rest goes to the
                 // main task.
                 if let Event::Pass {
@@ -253,6 +283,7 @@ async fn supervise(path: PathBuf, cfg: Config, backend: IpvsBackend) -> Result<(
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
+            () = &mut stop => { info!("stopping"); break; }
             _ = hup.recv() => reload_asked = Some(None),
             Some(req) = admin_rx.recv() => match req {
                 admin::DaemonRequest::Status { kernel, reply } => {

@@ -178,3 +178,25 @@ pub fn response(status: &str, body: &str) -> String {
 pub fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
+
+/// An HTTP server whose answer the test switches: 200 while `up()` holds, 503 otherwise
+/// (asked as each request is read). Each answer is recorded (`"200"` or `"503"`).
+pub async fn switchable(up: impl Fn() -> bool + Send + Sync + 'static) -> Server {
+    let up = Arc::new(up);
+    serve(move |mut s, _, seen| {
+        let up = up.clone();
+        async move {
+            use tokio::io::AsyncWriteExt;
+            read_head(&mut s).await;
+            let status = if up() {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            seen.push(&status[..3]);
+            let _ = s.write_all(response(status, "").as_bytes()).await;
+            let _ = s.shutdown().await;
+        }
+    })
+    .await
+}
