@@ -31,12 +31,6 @@ const INTERVAL: Duration = Duration::from_millis(100);
 const TIMEOUT: Duration = Duration::from_millis(80);
 /// rise = fall.
 const N: u32 = 3;
-/// How late a log line may reach this process after the probe that decided it.
-const LOG_LAG: Duration = Duration::from_millis(30);
-/// A transition is judged against the server's state this long before it was read: the
-/// deciding probe may have asked up to a timeout earlier (a probe the loaded machine made
-/// late fails as `timeout`, about the state the server had when it was asked).
-const LOOKBACK: Duration = TIMEOUT.saturating_add(LOG_LAG);
 /// A failed probe this slow is taken as a timeout.
 const SLOW: Duration = Duration::from_millis(60);
 
@@ -83,12 +77,22 @@ impl Logged {
 fn read_logs(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<Logged>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let out = seen.clone();
+    // The daemon stamps each line with the wall clock when it logs it; that moment, on this
+    // process's monotonic clock, is when the event happened (reading the pipe may lag on
+    // a loaded machine).
+    let (anchor_instant, anchor_wall) = (Instant::now(), std::time::SystemTime::now());
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { return };
-            let at = Instant::now();
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                 panic!("a log line that is not JSON: {line}");
+            };
+            let stamp = v["timestamp"].as_str().and_then(parse_rfc3339).unwrap_or_else(|| {
+                panic!("a log line without a readable timestamp: {line}")
+            });
+            let at = match stamp.duration_since(anchor_wall) {
+                Ok(after) => anchor_instant + after,
+                Err(e) => anchor_instant - e.duration(),
             };
             let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
             let (rs, event) = match v["message"].as_str() {
@@ -198,6 +202,24 @@ async fn alternating(mode: Arc<AtomicU8>, requests: Arc<AtomicU64>) -> probe_sup
 }
 
 /// The real state of `truth` at `t`.
+/// `2026-12-02T04:07:21.123456Z` (tracing-subscriber's JSON timestamp, UTC).
+fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = s.get(19..)?.strip_prefix('.').unwrap_or("").trim_end_matches('Z');
+    let nanos = format!("{frac:0<9}").get(..9)?.parse::<u64>().ok()?;
+    // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + mi * 60 + sec).ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos))
+}
+
 fn state_at(truth: &[(Instant, bool)], t: Instant) -> (Instant, bool) {
     truth
         .iter()
@@ -441,11 +463,9 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
     assert_eq!(alt_all.last().map(|t| t.0), Some(false));
 
     // (b) The flappers.
-    // Tolerance: one interval and one timeout (the first deciding probe may have started
-    // a timeout before the server answered it), and 20 ms: tokio keeps a tick up to 5 ms
-    // late on its grid, so probes may come 95 ms apart, and the clocks of the two
-    // processes' threads are read at slightly different moments.
-    let required = INTERVAL * N - (INTERVAL + TIMEOUT) - Duration::from_millis(20);
+    // The deciding probes' spread: (N - 1) intervals, less a timeout (a probe is logged
+    // when it ends, after up to a timeout) and 20 ms (the start grid and tokio's tick).
+    let required = INTERVAL * (N - 1) - TIMEOUT - Duration::from_millis(20);
     let decides = INTERVAL * N + INTERVAL + TIMEOUT + Duration::from_millis(200);
     let (mut total_transitions, mut total_probes, mut stretches_checked) = (0, 0, 0);
     let (mut short, mut long, mut slow_probes) = (0, 0, 0);
@@ -493,25 +513,45 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
                 continue;
             };
             let way = if *up { "up" } else { "down" };
-            let (since, real) = state_at(&truth, l.at - LOOKBACK);
-            assert_eq!(
-                real,
-                *up,
-                "{addr}: went {way} at +{:?} while the server was the other way (since +{:?}) {reason}",
-                l.at - start,
-                since.saturating_duration_since(start),
-            );
-            let stable = l.at - since;
-            // On failure, what the daemon logged around it.
+            // The deciding probes: the last `N` of this server logged before the
+            // transition. Each must have seen the new state (and, checked above, each saw
+            // a state the server really had), and they must be spread over at least
+            // (N - 1) intervals: the daemon counts probes, never less than `N` of them,
+            // never faster than its schedule. A dip shorter than an interval between two
+            // probes is invisible to any prober and is not held against it.
+            let deciding: Vec<(Instant, bool)> = mine
+                .iter()
+                .rev()
+                .filter(|e| e.at <= l.at)
+                .filter_map(|e| match e.event {
+                    Event::Probe { ok, .. } => Some((e.at, ok)),
+                    _ => None,
+                })
+                .take(N as usize)
+                .collect();
             let around = || {
                 mine.iter()
-                    .filter(|e| e.at + Duration::from_millis(500) >= since && e.at <= l.at)
+                    .filter(|e| e.at + INTERVAL * (N + 2) >= l.at && e.at <= l.at)
                     .map(|e| format!("\n  +{:?} {:?}", e.at - start, e.event))
                     .collect::<String>()
             };
+            assert_eq!(
+                deciding.len(),
+                N as usize,
+                "{addr}: went {way} at +{:?} with fewer than {N} probes{}",
+                l.at - start,
+                around()
+            );
             assert!(
-                stable >= required,
-                "{addr}: went {way} at +{:?} after {stable:?} in that state (less than {required:?}) {reason}{}",
+                deciding.iter().all(|(_, ok)| ok == up),
+                "{addr}: went {way} at +{:?} but its last {N} probes were not all {way} {reason}{}",
+                l.at - start,
+                around()
+            );
+            let spread = deciding[0].0 - deciding[N as usize - 1].0;
+            assert!(
+                spread >= required,
+                "{addr}: went {way} at +{:?} on {N} probes within {spread:?} (less than {required:?}){}",
                 l.at - start,
                 around()
             );
