@@ -18,7 +18,10 @@
 # table must be exactly what the final down set says.
 #
 # Prints the figures and a verdict per goal; exits 1 if a goal is not met:
-#   RSS and fds flat: growth from minute 2 to the end < 10 % (RSS) and < 16 fds;
+#   RSS and fds flat: over the second half of the run (state that is created lazily,
+#   such as a server's transition counters at its first transition, has appeared by
+#   then; a leak per reload or per transition would still grow) RSS grows < 5 % and fds
+#   by < 16; the growth from minute 2 is printed too;
 #   checks on schedule: every full minute has >= 99 % of the probes due and p99 < 100 ms;
 #   no fast flapper ever down; every reload applied; the final table correct.
 set -euo pipefail
@@ -174,8 +177,10 @@ PY
 echo "final state: $final"
 
 read -r _ rss2 f2 _ < <(sed -n 2p "$OUT/samples")
+read -r mH rssH fH _ < <(sed -n "$(((MINUTES + 1) / 2))p" "$OUT/samples")
 read -r _ rssN fN thN < <(tail -n 1 "$OUT/samples")
-growth=$(awk -v a="$rss2" -v b="$rssN" 'BEGIN { printf "%.1f", 100 * (b - a) / a }')
+growth2=$(awk -v a="$rss2" -v b="$rssN" 'BEGIN { printf "%.1f", 100 * (b - a) / a }')
+growth=$(awk -v a="$rssH" -v b="$rssN" 'BEGIN { printf "%.1f", 100 * (b - a) / a }')
 downs=$(grep -c 'real server down' "$LOG" || true)
 ups=$(grep -c 'real server up' "$LOG" || true)
 fast_down=0
@@ -185,8 +190,8 @@ for a in "${FAST[@]}"; do
 done
 applied=$(grep -c 'reload applied' "$LOG" || true)
 rejected=$(grep -c 'reload rejected' "$LOG" || true)
-echo "RSS: minute 2 $(mb "$rss2") MB, end $(mb "$rssN") MB, growth $growth %, max $(mb "$rss_max") MB"
-echo "open fds: minute 2 $f2, end $fN, growth $((fN - f2)); threads at the end $thN"
+echo "RSS: minute 2 $(mb "$rss2") MB, minute $mH $(mb "$rssH") MB, end $(mb "$rssN") MB; growth from minute 2 $growth2 %, over the second half $growth %; max $(mb "$rss_max") MB"
+echo "open fds: minute 2 $f2, minute $mH $fH, end $fN; threads at the end $thN"
 echo "transitions: $downs down, $ups up; fast flappers down: $fast_down"
 echo "reloads: $reloads sent, $applied applied, $rejected rejected"
 echo "check schedule (one line a minute; the first includes the start-up):"
@@ -200,8 +205,8 @@ fail=0
 verdict() { # GOAL OK?
 	if [[ $2 == 1 ]]; then echo "ok: $1"; else echo "NOT met: $1"; fail=1; fi
 }
-verdict "RSS flat (growth $growth % < 10 %)" "$(awk -v g="$growth" 'BEGIN { print (g < 10) }')"
-verdict "fds flat (growth $((fN - f2)) < 16)" "$(((fN - f2) < 16))"
+verdict "RSS flat (second half: $growth % < 5 %)" "$(awk -v g="$growth" 'BEGIN { print (g < 5) }')"
+verdict "fds flat (second half: $((fN - fH)) < 16)" "$(((fN - fH) < 16))"
 verdict "checks on schedule: $sched" "$([[ $sched == met* ]] && echo 1 || echo 0)"
 verdict "no fast flapper down ($fast_down)" "$((fast_down == 0))"
 verdict "transitions happened ($downs down)" "$((downs > 0))"
