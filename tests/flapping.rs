@@ -87,9 +87,10 @@ fn read_logs(stderr: std::process::ChildStderr) -> Arc<Mutex<Vec<Logged>>> {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                 panic!("a log line that is not JSON: {line}");
             };
-            let stamp = v["timestamp"].as_str().and_then(parse_rfc3339).unwrap_or_else(|| {
-                panic!("a log line without a readable timestamp: {line}")
-            });
+            let stamp = v["timestamp"]
+                .as_str()
+                .and_then(parse_rfc3339)
+                .unwrap_or_else(|| panic!("a log line without a readable timestamp: {line}"));
             let at = match stamp.duration_since(anchor_wall) {
                 Ok(after) => anchor_instant + after,
                 Err(e) => anchor_instant - e.duration(),
@@ -207,7 +208,11 @@ fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let frac = s.get(19..)?.strip_prefix('.').unwrap_or("").trim_end_matches('Z');
+    let frac = s
+        .get(19..)?
+        .strip_prefix('.')
+        .unwrap_or("")
+        .trim_end_matches('Z');
     let nanos = format!("{frac:0<9}").get(..9)?.parse::<u64>().ok()?;
     // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
     let y = if mo <= 2 { y - 1 } else { y };

@@ -67,6 +67,8 @@ IPVSD_VM_SUITE=CODENAME (kernel from that Debian suite, e.g. trixie; own cache
 IPVSD_VM_VERBOSE=1 (show kernel boot messages and init steps),
 IPVSD_VM_APPEND="ARGS" (extra kernel command-line arguments),
 IPVSD_VM_BOOT_TRIES=N (boots when the kernel dies before the job starts, default 3),
+IPVSD_VM_BOOT_TIMEOUT=SECS (a boot that has not started the job by then is stopped
+  and counts as a failed boot, default 180),
 IPVSD_VM_EXTRA="prog ..." (extra host programs to put in the initramfs),
 IPVSD_VM_ENV="VAR ..." (extra variables to forward to the guest script).
 EOF
@@ -638,6 +640,20 @@ boot_once() {
 		-virtfs "local,path=$REPO,mount_tag=$MOUNT_TAG,security_model=none,multidevs=remap" \
 		</dev/null >"$TMP/console" 2>&1 &
 	QPID=$!
+	# Boot watchdog: a VM whose job has not started after BOOT_TIMEOUT seconds is hung in
+	# boot (seen once under TCG: no console output at all for 600 s); stop it, and the
+	# loop below boots again.
+	rm -f "$TMP/boot-hung"
+	(
+		for ((w = 0; w < BOOT_TIMEOUT; w++)); do
+			sleep 1
+			[[ -f $JOBS/$ID.started ]] && exit 0
+			kill -0 "$QPID" 2>/dev/null || exit 0
+		done
+		: >"$TMP/boot-hung"
+		kill -TERM "$QPID" 2>/dev/null
+	) &
+	WATCHDOG=$!
 
 	# Stream the console: strip CRs and terminal escapes, hide the exit marker.
 	GUEST_RC=''
@@ -665,20 +681,27 @@ boot_once() {
 	QRC=0
 	wait "$QPID" || QRC=$?
 	QPID=''
+	kill "$WATCHDOG" 2>/dev/null || true
+	wait "$WATCHDOG" 2>/dev/null || true
 	ELAPSED=$((SECONDS - T0))
 }
 
 # A kernel that dies before the job starts (seen: the 6.12 kernel under TCG, an int3 oops
-# in early boot, now and then) is a boot failure, not the test's: boot again, up to
-# BOOT_TRIES times in all. A failure after the job started is reported as it is.
+# in early boot, now and then), or that has not started the job after BOOT_TIMEOUT
+# seconds (seen once: no console output at all), is a boot failure, not the test's: boot
+# again, up to BOOT_TRIES times in all. A failure after the job started is reported as it is.
 BOOT_TRIES=${IPVSD_VM_BOOT_TRIES:-3}
+BOOT_TIMEOUT=${IPVSD_VM_BOOT_TIMEOUT:-180}
+((BOOT_TIMEOUT < TIMEOUT)) || BOOT_TIMEOUT=$TIMEOUT
 for ((try = 1; ; try++)); do
 	boot_once "$@"
 	[[ -n $GUEST_RC || -f $JOBS/$ID.rc || -f $JOBS/$ID.started ]] && break
-	((QRC == 124 || QRC == 137)) && break
+	[[ -f $TMP/boot-hung ]] || { ((QRC == 124 || QRC == 137)) && break; }
 	((try < BOOT_TRIES)) || break
 	cp "$LOG" "$JOBS/$ID.boot$try.console.log" 2>/dev/null || true
-	note "the kernel stopped before the job started (boot failure, console log: $JOBS/$ID.boot$try.console.log); booting again ($((try + 1))/$BOOT_TRIES)"
+	why="the kernel stopped before the job started"
+	[[ -f $TMP/boot-hung ]] && why="the job had not started after ${BOOT_TIMEOUT}s"
+	note "$why (boot failure, console log: $JOBS/$ID.boot$try.console.log); booting again ($((try + 1))/$BOOT_TRIES)"
 done
 
 if [[ -z $GUEST_RC && -f $JOBS/$ID.rc ]]; then
