@@ -717,5 +717,9 @@ if ((QRC == 124 || QRC == 137)); then
 	note "TIMEOUT: the guest did not finish within ${TIMEOUT}s; qemu killed (console log: $JOBS/$ID.console.log)"
 	exit 124
 fi
+if [[ -f $TMP/boot-hung ]]; then
+	note "FAILED: the job had not started after ${BOOT_TIMEOUT}s in any of $BOOT_TRIES boots; console log: $JOBS/$ID.console.log"
+	exit 125
+fi
 note "FAILED: the VM stopped without reporting an exit status (kernel panic or init failure?); qemu status $QRC; console log: $JOBS/$ID.console.log"
 exit 125
