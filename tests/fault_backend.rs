@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use daemon_support::{free_port, get, scrape, status, value};
+use daemon_support::{Rng, free_port, get, scrape, status, value};
 use ipvsd::ipvs::backend::{
     Backend, BackendError, Info, MemoryBackend, Observed, Op, SyncDaemon, SyncRole, Timeouts,
 };
@@ -29,25 +29,6 @@ use ipvsd::ipvs::model::{
     DestKey, Destination, Forwarding, Protocol, Scheduler, Service, ServiceKey,
 };
 use ipvsd::ipvs::task::Connect;
-
-// === randomness ===
-
-/// splitmix64: small, seedable, good enough to pick faults.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn seed() -> u64 {
     std::env::var("IPVSD_FAULT_SEED")
@@ -112,15 +93,8 @@ impl Faults {
         if rng.below(1000) >= rate {
             return None;
         }
-        let kinds = [
-            Fault::Kernel,
-            Fault::Io,
-            Fault::Decode,
-            Fault::Exists,
-            Fault::NotFound,
-            Fault::Timeout,
-            Fault::LostReply,
-        ];
+        // Any kind but a failed connect (that one is rolled when the daemon connects).
+        let kinds = &KINDS[..KINDS.len() - 1];
         let mut f = kinds[rng.below(kinds.len() as u64) as usize];
         if f == Fault::LostReply && !apply {
             f = Fault::Timeout;

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use daemon_support::{Daemon, free_port, get, openmetrics, scrape, status};
+use daemon_support::{Daemon, Rng, free_port, get, openmetrics, scrape, status};
 
 const INTERVAL: Duration = Duration::from_millis(100);
 const TIMEOUT: Duration = Duration::from_millis(80);
@@ -33,19 +33,6 @@ const TIMEOUT: Duration = Duration::from_millis(80);
 const N: u32 = 3;
 /// A failed probe this slow is taken as a timeout.
 const SLOW: Duration = Duration::from_millis(60);
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// What the daemon logged about one real server.
 #[derive(Clone, Debug)]
@@ -56,7 +43,7 @@ enum Event {
     Transition { up: bool, reason: String },
 }
 
-/// A log line: when this process read it, about which real server.
+/// A log line: when the daemon logged it (on this process's clock), about which real server.
 #[derive(Clone, Debug)]
 struct Logged {
     at: Instant,
