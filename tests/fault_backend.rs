@@ -31,14 +31,7 @@ use ipvsd::ipvs::model::{
 use ipvsd::ipvs::task::Connect;
 
 fn seed() -> u64 {
-    std::env::var("IPVSD_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
+    Rng::seed_from_env("IPVSD_FAULT_SEED")
 }
 
 // === FaultBackend ===

@@ -253,14 +253,7 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let seed: u64 = std::env::var("IPVSD_FLAP_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = Rng::seed_from_env("IPVSD_FLAP_SEED");
     println!("seed {seed} (IPVSD_FLAP_SEED), flapping for {secs} s (IPVSD_FLAP_SECS)");
 
     let rt = tokio::runtime::Runtime::new().unwrap();

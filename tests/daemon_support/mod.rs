@@ -104,6 +104,19 @@ pub fn status(admin: u16) -> Option<serde_json::Value> {
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// The seed in the environment variable `var`, or one from the clock; the caller
+    /// prints it, so a failing run can be repeated.
+    pub fn seed_from_env(var: &str) -> u64 {
+        std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            })
+    }
+
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
