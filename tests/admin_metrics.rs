@@ -370,6 +370,40 @@ fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
         0.0
     );
 
+    // 6. A reload drops the failed server: its counters go with it (they would otherwise
+    // pile up as a pool's addresses change); the servers that stay keep counting.
+    let up_ok = format!("ipvsd_checks{{{up},check=\"tcp#0\",result=\"success\"}}");
+    let before = value(&m, &up_ok);
+    config(&cfg, admin, &[(up_port, 2), (third, 4)]);
+    let out = ipvsd(&["reload", "--admin", &admin_arg]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "reloaded: checks 2 kept, 0 started, 1 stopped; VRRP instances 0 kept, 0 restarted\n"
+    );
+    // The kept check goes on counting from where it was (not from 0).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let m = daemon_support::scrape(admin);
+        if value(&m, &up_ok) >= before + 2.0 {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{up_ok} stopped counting"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for gone in [
+        format!("ipvsd_real_server_transitions{{{down},to=\"down\"}}"),
+        format!("ipvsd_checks{{{down},check=\"tcp#0\",result=\"failure\"}}"),
+        format!("ipvsd_real_server_up{{{down}}}"),
+    ] {
+        assert!(
+            openmetrics::value(&m, &gone).is_err(),
+            "{gone} is still exported after the reload dropped its server"
+        );
+    }
+
     assert_eq!(get(admin, "/healthz"), Some((200, "ok\n".into())));
     assert_eq!(get(admin, "/readyz"), Some((200, "ready\n".into())));
     assert_eq!(get(admin, "/nope").map(|r| r.0), Some(404));

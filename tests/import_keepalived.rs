@@ -652,7 +652,8 @@ fn a_vrrp_pair_in_a_sync_group_with_unicast_auth_tracking_and_notify() {
         .iter()
         .map(|t| (t.name.as_str(), t.weight))
         .collect();
-    assert_eq!(tracks, [("eth2", -30)]);
+    // keepalived also tracks each instance's own interface (no `dont_track_primary`).
+    assert_eq!(tracks, [("eth2", -30), ("eth1", 0)]);
     let n = ext.notify.as_ref().unwrap();
     assert_eq!(n.program, Path::new("/usr/local/bin/vrrp-notify"));
     assert_eq!(n.args, ["--site", "a"]);
@@ -718,6 +719,8 @@ fn track_interface_weights_keep_keepalived_effective_priorities() {
     assert_eq!(
         tracks,
         BTreeMap::from([
+            // The instance's own interface, as keepalived tracks it.
+            ("eth0", 0),
             ("eth1", -20),
             ("eth2", -15),
             ("eth3", 10),
@@ -815,7 +818,6 @@ fn everything_without_an_equivalent_is_listed_never_dropped() {
             "unknown.conf:18: static_ipaddress",
             "unknown.conf:22: @lb-b",
             "unknown.conf:34: use_vmac",
-            "unknown.conf:35: dont_track_primary",
             "unknown.conf:36: mcast_src_ip",
             "unknown.conf:38: virtual_ipaddress",
             "unknown.conf:40: virtual_ipaddress_excluded",

@@ -34,8 +34,12 @@ pub struct CheckResult {
     pub outcome: Outcome,
     /// How late the probe started compared with its schedule.
     pub late: Duration,
-    /// The task that probed (`Checkers::is_current`).
+    /// The task that probed (`Checkers::route`).
     pub token: u64,
+    /// The task's entry in `Checkers::routes`.
+    pub slot: u32,
+    /// Where its real server is in `Servers` (set by `Checkers::route`).
+    pub server: Option<usize>,
 }
 
 /// What a check task was started with: its id and a fingerprint of everything else (the
@@ -67,8 +71,16 @@ fn fingerprint(
 
 struct Running {
     spec: Spec,
-    token: u64,
+    slot: u32,
     abort: AbortHandle,
+}
+
+/// Where a running task's results go: its token (results of a stopped task whose slot
+/// was reused do not match) and its real server's position in the current `Servers`.
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    token: u64,
+    server: Option<usize>,
 }
 
 /// What a reload did to the checks.
@@ -84,8 +96,10 @@ pub struct Update {
 pub struct Checkers {
     tasks: JoinSet<()>,
     running: Vec<Running>,
-    /// The tokens of `running`, for the per-result check.
-    live: std::collections::HashSet<u64>,
+    /// Indexed by slot: the route of the task there (None: free). Looked up once per
+    /// result, by index.
+    routes: Vec<Option<Route>>,
+    free: Vec<u32>,
     next_token: u64,
 }
 
@@ -98,9 +112,29 @@ impl Checkers {
         self.running.is_empty()
     }
 
-    /// Whether a result comes from a task that is still running (not one a reload stopped).
-    pub fn is_current(&self, token: u64) -> bool {
-        self.live.contains(&token)
+    /// Whether a result comes from a task that is still running (not one a reload
+    /// stopped); if so, sets where its real server is (`CheckResult::server`).
+    pub fn route(&self, r: &mut CheckResult) -> bool {
+        match self.routes.get(r.slot as usize) {
+            Some(Some(route)) if route.token == r.token => {
+                r.server = route.server;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn take_slot(&mut self, route: Route) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.routes[slot as usize] = Some(route);
+                slot
+            }
+            None => {
+                self.routes.push(Some(route));
+                u32::try_from(self.routes.len() - 1).expect("fewer than 2^32 checks")
+            }
+        }
     }
 
     /// Brings the running tasks to the checks of `cfg`: unchanged ones keep running, the
@@ -139,14 +173,32 @@ impl Checkers {
         let mut old = std::mem::take(&mut self.running);
         let mut report = Update::default();
         let n = wanted.len();
+        // Kept tasks first (positions change with every reload: each gets its server's
+        // new one), then the stopped ones free their slots, then new tasks start.
+        let mut new = Vec::new();
+        for (i, (spec, service, rs, check)) in wanted.into_iter().enumerate() {
+            let server = servers.position(spec.id.service, spec.id.dest);
+            match old.iter().position(|r| r.spec == spec) {
+                Some(pos) => {
+                    let kept = old.swap_remove(pos);
+                    if let Some(Some(route)) = self.routes.get_mut(kept.slot as usize) {
+                        route.server = server;
+                    }
+                    self.running.push(kept);
+                    report.kept += 1;
+                }
+                None => new.push((i, spec, service, rs, check, server)),
+            }
+        }
+        for r in old {
+            r.abort.abort();
+            self.routes[r.slot as usize] = None;
+            self.free.push(r.slot);
+            report.stopped += 1;
+        }
         // One origin for every new task, so checks given the same offset wake together.
         let origin = Instant::now();
-        for (i, (spec, service, rs, check)) in wanted.into_iter().enumerate() {
-            if let Some(pos) = old.iter().position(|r| r.spec == spec) {
-                self.running.push(old.swap_remove(pos));
-                report.kept += 1;
-                continue;
-            }
+        for (i, spec, service, rs, check, server) in new {
             let ctx = ProbeContext {
                 service: service.clone(),
                 real_server: rs.address,
@@ -158,10 +210,10 @@ impl Checkers {
             let span = info_span!("check", service = %service, rs = %spec.id.dest, check = check.kind.name());
             let token = self.next_token;
             self.next_token += 1;
+            let slot = self.take_slot(Route { token, server });
             let abort = self.tasks.spawn(
                 run(
-                    spec.id,
-                    token,
+                    (spec.id, token, slot),
                     prober,
                     check.interval,
                     origin + offset,
@@ -170,14 +222,9 @@ impl Checkers {
                 )
                 .instrument(span),
             );
-            self.running.push(Running { spec, token, abort });
+            self.running.push(Running { spec, slot, abort });
             report.started += 1;
         }
-        for r in old {
-            r.abort.abort();
-            report.stopped += 1;
-        }
-        self.live = self.running.iter().map(|r| r.token).collect();
         report
     }
 }
@@ -202,7 +249,7 @@ struct CheckMetrics {
 
 impl CheckMetrics {
     fn new(m: &Metrics, service: &str, id: &CheckId, check: &Check) -> CheckMetrics {
-        let check = format!("{}#{}", check.kind.name(), id.index);
+        let check = metrics::check_label(check.kind.name(), id.index);
         let count = |result| {
             m.checks
                 .get_or_create(&metrics::CheckResultLabels {
@@ -241,8 +288,7 @@ pub fn spawn(
 }
 
 async fn run(
-    id: CheckId,
-    token: u64,
+    (id, token, slot): (CheckId, u64, u32),
     prober: Result<Prober, super::probe::ProbeSetupError>,
     every: Duration,
     first: Instant,
@@ -288,6 +334,8 @@ async fn run(
             outcome,
             late,
             token,
+            slot,
+            server: None,
         };
         if tx.send(r).await.is_err() {
             return;
@@ -317,7 +365,26 @@ mod tests {
         let servers = Servers::from_config(&c, None);
         let mut checkers = spawn(&c, &servers, tx.clone(), &metrics);
         assert_eq!(checkers.len(), 2);
-        let tokens: Vec<u64> = checkers.running.iter().map(|r| r.token).collect();
+        let routes: Vec<(u64, u32)> = checkers
+            .running
+            .iter()
+            .map(|r| (checkers.routes[r.slot as usize].unwrap().token, r.slot))
+            .collect();
+        // A result as task `k` sends it.
+        let result = |k: usize| CheckResult {
+            id: checkers.running[k].spec.id,
+            outcome: crate::check::Outcome {
+                result: Ok(()),
+                latency: Duration::ZERO,
+            },
+            late: Duration::ZERO,
+            token: routes[k].0,
+            slot: routes[k].1,
+            server: None,
+        };
+        let (mut first, mut second) = (result(0), result(1));
+        assert!(checkers.route(&mut first) && checkers.route(&mut second));
+        assert_eq!((first.server, second.server), (Some(0), Some(1)));
         // The same config: everything keeps running.
         let same = checkers.update(&c, &servers, &tx, &metrics);
         assert_eq!(
@@ -340,8 +407,19 @@ mod tests {
                 stopped: 1
             }
         );
-        assert!(checkers.is_current(tokens[0]));
-        assert!(!checkers.is_current(tokens[1]));
+        let mut first = CheckResult {
+            server: None,
+            ..first
+        };
+        assert!(checkers.route(&mut first));
+        assert_eq!(first.server, Some(0));
+        // The stopped task's results are refused, also once its slot holds the new task.
+        let mut second = CheckResult {
+            server: None,
+            ..second
+        };
+        assert!(!checkers.route(&mut second));
+        assert!(checkers.running.iter().any(|r| r.slot == second.slot));
         assert_eq!(checkers.len(), 2);
         // No checks at all: everything stops.
         let none = crate::config::load_str("{}", Path::new("t"), &NoFiles).unwrap();

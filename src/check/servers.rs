@@ -54,6 +54,7 @@ pub struct ServerView<'a> {
 
 #[derive(Clone, Debug)]
 struct Server {
+    key: (ServiceKey, DestKey),
     service_name: String,
     checks: Vec<Check>,
     health: ServerHealth,
@@ -63,34 +64,70 @@ struct Server {
     last_failure: Option<(usize, super::Failure, Instant)>,
 }
 
+/// The servers in config order, and where each one is by key. A check task's results
+/// carry its server's position ([`Servers::position`], which the checkers refresh on every
+/// reload), so recording a result costs no search: thousands a second at 10,000 servers.
 #[derive(Clone, Debug, Default)]
 pub struct Servers {
-    map: BTreeMap<(ServiceKey, DestKey), Server>,
+    index: BTreeMap<(ServiceKey, DestKey), usize>,
+    list: Vec<Server>,
 }
 
 impl Servers {
     /// The servers of `cfg`, keeping the state of those unchanged since `previous`.
     pub fn from_config(cfg: &Config, previous: Option<&Servers>) -> Servers {
-        let mut map = BTreeMap::new();
+        let mut servers = Servers::default();
         for vs in &cfg.virtual_servers {
             for rs in &vs.real_servers {
                 let key = (vs.key, dest_key(rs));
                 let kept = previous
-                    .and_then(|p| p.map.get(&key))
+                    .and_then(|p| p.get(key))
                     .filter(|old| old.checks == rs.checks)
                     .map(|old| Server {
                         service_name: vs.name.clone(),
                         ..old.clone()
                     });
-                map.insert(key, kept.unwrap_or_else(|| fresh(&vs.name, rs)));
+                let server = kept.unwrap_or_else(|| fresh(key, &vs.name, rs));
+                match servers.index.get(&key) {
+                    Some(&pos) => servers.list[pos] = server,
+                    None => {
+                        servers.index.insert(key, servers.list.len());
+                        servers.list.push(server);
+                    }
+                }
             }
         }
-        Servers { map }
+        servers
+    }
+
+    fn get(&self, key: (ServiceKey, DestKey)) -> Option<&Server> {
+        self.index.get(&key).map(|&pos| &self.list[pos])
+    }
+
+    /// Where the real server `dest` of `service` is, for [`Servers::record_at`].
+    pub fn position(&self, service: ServiceKey, dest: DestKey) -> Option<usize> {
+        self.index.get(&(service, dest)).copied()
     }
 
     /// Records a probe result; returns the server's transition, if any.
     pub fn record(&mut self, id: &CheckId, outcome: Outcome, now: Instant) -> Option<Transition> {
-        let server = self.map.get_mut(&(id.service, id.dest))?;
+        self.record_at(None, id, outcome, now)
+    }
+
+    /// [`Servers::record`] with the server's position if the caller knows it: used when
+    /// the server there is `id`'s (a comparison), else `id` is looked up.
+    pub fn record_at(
+        &mut self,
+        position: Option<usize>,
+        id: &CheckId,
+        outcome: Outcome,
+        now: Instant,
+    ) -> Option<Transition> {
+        let key = (id.service, id.dest);
+        let pos = position
+            .filter(|&p| self.list.get(p).is_some_and(|s| s.key == key))
+            .or_else(|| self.index.get(&key).copied())?;
+        let server = &mut self.list[pos];
         let ok = outcome.result.is_ok();
         let reason = outcome.result.as_ref().err().map(|f| f.to_string());
         if let Err(f) = &outcome.result {
@@ -112,9 +149,10 @@ impl Servers {
 
     /// What the controller needs.
     pub fn inputs(&self) -> Inputs {
-        self.map
+        self.index
             .iter()
-            .map(|(k, s)| {
+            .map(|(k, &pos)| {
+                let s = &self.list[pos];
                 let input = ServerInput {
                     health: s.health.state(),
                     up_since: s.up_since,
@@ -126,12 +164,12 @@ impl Servers {
     }
 
     pub fn health(&self, service: ServiceKey, dest: DestKey) -> Option<Health> {
-        self.map.get(&(service, dest)).map(|s| s.health.state())
+        self.get((service, dest)).map(|s| s.health.state())
     }
 
     /// Health, last results and last failure of one real server.
     pub fn view(&self, service: ServiceKey, dest: DestKey) -> Option<ServerView<'_>> {
-        self.map.get(&(service, dest)).map(|s| ServerView {
+        self.get((service, dest)).map(|s| ServerView {
             health: s.health.state(),
             since: s.since,
             last: &s.last,
@@ -159,9 +197,10 @@ impl Servers {
     }
 }
 
-fn fresh(service_name: &str, rs: &RealServer) -> Server {
+fn fresh(key: (ServiceKey, DestKey), service_name: &str, rs: &RealServer) -> Server {
     let rise_fall: Vec<(u32, u32)> = rs.checks.iter().map(|c| (c.rise, c.fall)).collect();
     Server {
+        key,
         service_name: service_name.to_string(),
         checks: rs.checks.clone(),
         health: ServerHealth::new(initial_health(rs), &rise_fall),
@@ -259,6 +298,33 @@ mod tests {
         let changed = cfg("{type: http, rise: 1, fall: 2}");
         let reset = Servers::from_config(&changed, Some(&s));
         assert_eq!(reset.health(id(&c).service, id(&c).dest), Some(Health::Up));
+    }
+
+    #[test]
+    fn a_position_is_used_only_when_it_holds_the_results_server() {
+        let y = "virtual_servers:\n  - address: 192.0.2.7:80\n    checks: [{type: tcp, rise: 1, fall: 1}]\n    real_servers:\n      - address: 198.51.100.27:80\n      - address: 198.51.100.37:80\n";
+        let c = crate::config::load_str(y, Path::new("t"), &NoFiles).unwrap();
+        let mut s = Servers::from_config(&c, None);
+        let first = id(&c);
+        let second = CheckId {
+            dest: dest_key(&c.virtual_servers[0].real_servers[1]),
+            ..first
+        };
+        assert_eq!(s.position(second.service, second.dest), Some(1));
+        let now = Instant::now();
+        // The right position: recorded there.
+        let t = s.record_at(Some(1), &second, fail(), now).unwrap();
+        assert_eq!(t.dest, second.dest);
+        // A wrong (stale) position or one past the end: looked up by key instead, so the
+        // result still lands on its own server and no other.
+        let t = s.record_at(Some(1), &first, fail(), now).unwrap();
+        assert_eq!(t.dest, first.dest);
+        assert_eq!(
+            s.record_at(Some(7), &first, pass(), now).map(|t| t.dest),
+            Some(first.dest)
+        );
+        assert_eq!(s.health(second.service, second.dest), Some(Health::Down));
+        assert_eq!(s.health(first.service, first.dest), Some(Health::Up));
     }
 
     #[test]

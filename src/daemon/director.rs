@@ -247,7 +247,7 @@ impl Director {
         if let Err(f) = &r.outcome.result {
             self.failed(&r.id, f.reason);
         }
-        let t = self.servers.record(&r.id, r.outcome, now)?;
+        let t = self.servers.record_at(r.server, &r.id, r.outcome, now)?;
         self.transitions += 1;
         let vs_name = self
             .cfg
@@ -466,10 +466,14 @@ impl Director {
         // Services dropped by the new config are still ours to delete.
         self.owned = keys(&self.cfg);
         self.owned.extend(keys(&cfg));
+        // Series of servers and services the new config dropped must go: their counters
+        // and histograms are removed; the gauges are all cleared and published again.
+        // The series of what stays keep counting.
+        let gone =
+            metrics::ConfigSeries::of(&self.cfg).dropped_by(&metrics::ConfigSeries::of(&cfg));
         self.cfg = cfg;
-        // Series of servers and services the new config dropped must go: clear the gauges
-        // and publish everything again (counters keep counting).
         let m = &self.metrics;
+        m.forget(&gone);
         m.real_server_up.clear();
         m.real_server_drained.clear();
         m.real_server_weight.clear();
@@ -683,6 +687,37 @@ mod tests {
         // Still owned: the reconciler deletes the service.
         assert_eq!(owned.len(), 2);
         // A reload that brings it back ends its retirement.
+    }
+
+    #[test]
+    fn a_reload_removes_the_counters_of_the_real_servers_it_drops() {
+        let t0 = Instant::now();
+        let metrics = Shared::new(Metrics::new());
+        let c = cfg(&[("192.0.2.7:80", &[27, 37])], "30s");
+        let name = c.virtual_servers[0].name.clone();
+        let mut d = Director::with_metrics(c, metrics.clone());
+        table(d.update(t0));
+        let series = |rs: &str| metrics::RealServerTo {
+            virtual_server: name.clone(),
+            real_server: rs.to_string(),
+            to: "down",
+        };
+        for rs in ["198.51.100.27:80", "198.51.100.37:80"] {
+            metrics
+                .real_server_transitions
+                .get_or_create(&series(rs))
+                .inc();
+        }
+        table(d.reload(cfg(&[("192.0.2.7:80", &[27])], "30s"), t0));
+        let text = metrics.render();
+        assert!(
+            text.contains("real_server=\"198.51.100.27:80\",to=\"down\"} 1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("real_server=\"198.51.100.37:80\",to="),
+            "{text}"
+        );
     }
 
     #[test]

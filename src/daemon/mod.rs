@@ -309,7 +309,7 @@ async fn supervise(
             }
             n = res_rx.recv_many(&mut results, RESULT_BATCH) => {
                 // Results a reload's stopped tasks left in the channel are not counted.
-                results.retain(|r| checkers.is_current(r.token));
+                results.retain_mut(|r| checkers.route(r));
                 if n == 0 {
                     continue;
                 }

@@ -146,6 +146,9 @@ impl VrrpSet {
             if let Some(t) = self.tasks.remove(&name) {
                 info!(instance = %name, "vrrp instance changed or removed by the reload; releasing it");
                 t.shutdown(STOP_LIMIT).await;
+                if !wanted.contains_key(&name) {
+                    self.metrics.forget_vrrp_instance(&name);
+                }
                 report.stopped += 1;
             }
         }

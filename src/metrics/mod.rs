@@ -8,6 +8,7 @@
 pub mod ipvs;
 mod process;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -364,6 +365,126 @@ impl Metrics {
 
 /// The shared handle every task gets.
 pub type Shared = Arc<Metrics>;
+
+/// The `check` label of a real server's check: its type and position among the server's
+/// checks, e.g. `http#0`.
+pub fn check_label(kind: &str, index: usize) -> String {
+    format!("{kind}#{index}")
+}
+
+/// The label values a config gives the per-server series: what a reload that drops a real
+/// server or a check must remove. Pure.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigSeries {
+    /// (virtual server, real server).
+    real_servers: BTreeSet<(String, String)>,
+    /// (virtual server, real server, check).
+    checks: BTreeSet<(String, String, String)>,
+    /// (virtual server, check): the duration histograms.
+    check_kinds: BTreeSet<(String, String)>,
+}
+
+impl ConfigSeries {
+    pub fn of(cfg: &crate::config::Config) -> ConfigSeries {
+        let mut s = ConfigSeries::default();
+        for vs in &cfg.virtual_servers {
+            for rs in &vs.real_servers {
+                let dest = crate::controller::dest_key(rs).to_string();
+                for (i, c) in rs.checks.iter().enumerate() {
+                    let check = check_label(c.kind.name(), i);
+                    s.checks
+                        .insert((vs.name.clone(), dest.clone(), check.clone()));
+                    s.check_kinds.insert((vs.name.clone(), check));
+                }
+                s.real_servers.insert((vs.name.clone(), dest));
+            }
+        }
+        s
+    }
+
+    /// What `self` names and `next` does not.
+    pub fn dropped_by(&self, next: &ConfigSeries) -> ConfigSeries {
+        ConfigSeries {
+            real_servers: self
+                .real_servers
+                .difference(&next.real_servers)
+                .cloned()
+                .collect(),
+            checks: self.checks.difference(&next.checks).cloned().collect(),
+            check_kinds: self
+                .check_kinds
+                .difference(&next.check_kinds)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.real_servers.is_empty() && self.checks.is_empty() && self.check_kinds.is_empty()
+    }
+}
+
+impl Metrics {
+    /// Removes the counter and histogram series of the real servers and checks in
+    /// `gone` (a reload dropped them). Without this, every address a server pool ever
+    /// had would stay exported forever. (Gauges are cleared and republished on every
+    /// reload instead.)
+    pub fn forget(&self, gone: &ConfigSeries) {
+        for (vs, rs) in &gone.real_servers {
+            for to in ["up", "down"] {
+                self.real_server_transitions.remove(&RealServerTo {
+                    virtual_server: vs.clone(),
+                    real_server: rs.clone(),
+                    to,
+                });
+            }
+        }
+        for (vs, rs, check) in &gone.checks {
+            for result in ["success", "failure"] {
+                self.checks.remove(&CheckResultLabels {
+                    virtual_server: vs.clone(),
+                    real_server: rs.clone(),
+                    check: check.clone(),
+                    result,
+                });
+            }
+        }
+        for (vs, check) in &gone.check_kinds {
+            self.check_duration_seconds.remove(&CheckLabels {
+                virtual_server: vs.clone(),
+                check: check.clone(),
+            });
+        }
+    }
+
+    /// Removes every series of a VRRP instance the config no longer has, so a removed
+    /// instance that was master does not stay exported as master.
+    pub fn forget_vrrp_instance(&self, instance: &str) {
+        let label = Vrrp {
+            vrrp_instance: instance.to_string(),
+        };
+        self.vrrp_priority.remove(&label);
+        self.vrrp_became_master.remove(&label);
+        self.vrrp_adverts_sent.remove(&label);
+        self.vrrp_adverts_received.remove(&label);
+        for s in crate::vrrp::fsm::State::ALL {
+            self.vrrp_state.remove(&VrrpState {
+                vrrp_instance: instance.to_string(),
+                state: s.as_str(),
+            });
+            self.vrrp_transitions.remove(&VrrpTo {
+                vrrp_instance: instance.to_string(),
+                to: s.as_str(),
+            });
+        }
+        for r in crate::vrrp::packet::DropReason::ALL {
+            self.vrrp_packets_dropped.remove(&VrrpReason {
+                vrrp_instance: instance.to_string(),
+                reason: r.as_str(),
+            });
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

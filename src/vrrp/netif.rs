@@ -89,6 +89,11 @@ impl NetifError {
             _ => None,
         }
     }
+
+    /// A non-blocking socket had nothing to read ([`LinkWatch::open_nonblocking`]).
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, NetifError::Io { source, .. } if source.kind() == io::ErrorKind::WouldBlock)
+    }
 }
 
 /// The C library's text for an errno ("File exists (os error 17)").

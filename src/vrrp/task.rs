@@ -4,9 +4,10 @@
 //! `packet::validate`, drops counted by reason), hands them and the timers to the state
 //! machine, and carries out its actions: send adverts, add or remove the virtual addresses
 //! (rtnetlink, on a blocking thread), announce them (gratuitous ARP / unsolicited NA,
-//! repeated as configured, refreshed if configured). Tracked interfaces are polled once a
-//! second. Every state change is logged and reported to the daemon. No protocol decision
-//! is taken here.
+//! repeated as configured, refreshed if configured). Tracked interfaces are read again on
+//! every link notification that names one of them (rtnetlink, `LinkWatch`), and every 30 s
+//! in case one was missed; once a second if notifications cannot be had. Every state change
+//! is logged and reported to the daemon. No protocol decision is taken here.
 //!
 //! A runtime fault never ends the task: an interface that is missing at start is retried,
 //! a failed send or address change is logged (rate-limited) and the protocol goes on.
@@ -22,9 +23,9 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::fsm::{Action, Input, Instance, Params, Reason, State};
-use super::netif::{Netif, NetifError};
+use super::netif::{LinkEvent, LinkWatch, Netif, NetifError};
 use super::packet::{self, Advert, Auth, DropReason, Expect};
-use super::socket::{Announcer, SocketConfig, SocketError, VrrpSocket};
+use super::socket::{Announcer, Registered, SocketConfig, SocketError, VrrpSocket};
 use super::timer::PreciseTimer;
 use super::track::tracked;
 use crate::config::{VrrpInstance, VrrpVersion};
@@ -258,6 +259,50 @@ fn ipv6_forwarding(dev: &str) -> bool {
 
 // === the loop ===
 
+/// How often the tracked interfaces are read without a notification: a safety net when
+/// link notifications arrive, the only way when they cannot be had.
+fn track_interval(notified: bool) -> tokio::time::Interval {
+    let every = Duration::from_secs(if notified { 30 } else { 1 });
+    let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick
+}
+
+/// Link notifications, read when the reactor says they are there.
+struct Links {
+    watch: LinkWatch,
+    ready: Registered,
+}
+
+impl Links {
+    fn open() -> Result<Links, NetifError> {
+        let watch = LinkWatch::open_nonblocking()?;
+        let ready = watch
+            .registrable_fd()
+            .and_then(Registered::new)
+            .map_err(NetifError::Open)?;
+        Ok(Links { watch, ready })
+    }
+}
+
+/// The next link notifications; never ready without a watch.
+async fn next_link_events(links: Option<&mut Links>) -> Result<Vec<LinkEvent>, NetifError> {
+    let Some(Links { watch, ready }) = links else {
+        return std::future::pending().await;
+    };
+    let read = ready
+        .read_with(|_| match watch.recv() {
+            // Spurious wake-up: wait for readiness again.
+            Err(e) if e.is_would_block() => Err(std::io::ErrorKind::WouldBlock.into()),
+            r => Ok(r),
+        })
+        .await;
+    read.map_err(|source| NetifError::Io {
+        request: "link watch",
+        source,
+    })?
+}
+
 async fn run(
     cfg: VrrpInstance,
     mut ctl: mpsc::Receiver<Control>,
@@ -436,11 +481,13 @@ impl Runner {
         if !(self.cfg.address_owner || self.cfg.priority == 255) {
             self.addresses(false);
         }
+        // Link notifications are subscribed before the first read, so that no change
+        // falls in between.
+        let mut links = self.watch_links();
         // Tracked interfaces first, so an instance whose link is down starts in FAULT.
         self.poll_tracking().await;
         self.input(Input::Startup).await;
-        let mut track_tick = interval(Duration::from_secs(1));
-        track_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut track_tick = track_interval(links.is_some());
         let refresh = self.cfg.garp.refresh;
         let mut refresh_tick = interval(if refresh.is_zero() {
             Duration::from_secs(3600)
@@ -497,6 +544,22 @@ impl Runner {
                 _ = track_tick.tick(), if !self.cfg.track_interfaces.is_empty() => {
                     self.poll_tracking().await;
                 }
+                r = next_link_events(links.as_mut()) => match r {
+                    Ok(events) => {
+                        if events.iter().any(|e| self.tracks(e)) {
+                            self.poll_tracking().await;
+                        }
+                    }
+                    Err(NetifError::WatchOverrun) => {
+                        debug!("link notifications were lost; reading the tracked interfaces");
+                        self.poll_tracking().await;
+                    }
+                    Err(e) => {
+                        warn!(error = %crate::cli::error_chain(&e), "link notifications failed; polling the tracked interfaces every second");
+                        links = None;
+                        track_tick = track_interval(false);
+                    }
+                },
                 _ = refresh_tick.tick(), if !refresh.is_zero() => {
                     if self.fsm.state() == State::Master {
                         self.announce();
@@ -534,6 +597,30 @@ impl Runner {
         } else {
             debug!(reason = %label, "vrrp advert dropped");
         }
+    }
+
+    /// Link notifications for the tracked interfaces, if any are tracked (None: none are,
+    /// or the subscription failed, which is logged; the interfaces are then polled).
+    fn watch_links(&self) -> Option<Links> {
+        if self.cfg.track_interfaces.is_empty() {
+            return None;
+        }
+        match Links::open() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                warn!(error = %crate::cli::error_chain(&e), "no link notifications; polling the tracked interfaces every second");
+                None
+            }
+        }
+    }
+
+    /// Whether a link notification is about a tracked interface.
+    fn tracks(&self, event: &LinkEvent) -> bool {
+        let (LinkEvent::Changed(link) | LinkEvent::Removed(link)) = event;
+        self.cfg
+            .track_interfaces
+            .iter()
+            .any(|t| t.name == link.name)
     }
 
     /// Reads the tracked interfaces; hands a changed priority or fault to the machine.

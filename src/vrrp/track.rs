@@ -83,6 +83,47 @@ mod tests {
         cfg
     }
 
+    fn tracked_names(track: &str) -> Result<Vec<(String, i32)>, String> {
+        let yaml = format!(
+            "vrrp_instances:\n  - name: v\n    interface: eth0\n    vrid: 1\n    virtual_addresses: [192.0.2.7/24]\n{track}"
+        );
+        let env = SystemEnv {
+            base_dir: PathBuf::from("."),
+        };
+        load_str(&yaml, Path::new("t.yaml"), &env)
+            .map(|c| {
+                c.vrrp_instances[0]
+                    .track_interfaces
+                    .iter()
+                    .map(|t| (t.name.clone(), t.weight))
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_own_interface_is_tracked_unless_the_config_says_otherwise() {
+        let own = ("eth0".to_string(), 0);
+        // By default, as keepalived: down means FAULT.
+        assert_eq!(tracked_names(""), Ok(vec![own.clone()]));
+        assert_eq!(
+            tracked_names("    track: {interfaces: [eth1]}\n"),
+            Ok(vec![("eth1".into(), 0), own])
+        );
+        // An explicit entry keeps its own weight.
+        assert_eq!(
+            tracked_names("    track: {interfaces: [{name: eth0, weight: -50}]}\n"),
+            Ok(vec![("eth0".into(), -50)])
+        );
+        // keepalived's dont_track_primary.
+        assert_eq!(
+            tracked_names("    track: {own_interface: false}\n"),
+            Ok(vec![])
+        );
+        let err = tracked_names("    track: {own_interface: sometimes}\n").unwrap_err();
+        assert!(err.contains("own_interface"), "{err}");
+    }
+
     #[test]
     fn nothing_down_leaves_the_configured_priority() {
         let cfg = instance(100, false, &[-30, 0]);

@@ -30,16 +30,16 @@ children() {
 	return 0
 }
 
-# cpu_ticks PID...: utime+stime summed (threads included; exited processes count 0).
+# cpu_ticks PID...: "utime stime", each summed (threads included; exited processes count 0).
 cpu_ticks() {
-	local p st f t=0
+	local p st f u=0 s=0
 	for p in "$@"; do
 		read -r st 2>/dev/null <"/proc/$p/stat" || continue
 		read -r -a f <<<"${st##*) }"
 		# f[0] is field 3 (state): utime = field 14 = f[11], stime = field 15 = f[12]
-		t=$((t + f[11] + f[12]))
+		u=$((u + f[11])) s=$((s + f[12]))
 	done
-	echo "$t"
+	echo "$u $s"
 }
 
 # status_kb FIELD PID...: FIELD (VmRSS, VmHWM) in kB summed over the PIDs.
@@ -90,7 +90,7 @@ wait_gone() { # PID SECONDS
 # run_one KIND PROG: one measured run; sets R_* result variables.
 run_one() {
 	local kind=$1 prog=$2
-	local log="$WORK/$prog-$kind.log" lpid ppid cpid pids c0 c1 x0 x1 a0 a1 s0 s1 e0 e1 d0 d1
+	local log="$WORK/$prog-$kind.log" lpid ppid cpid pids u0 u1 s0 s1 x0 x1 a0 a1 v0 v1 e0 e1 d0 d1
 	local t_end rss rss_max=0 crss crss_max=0 i
 	ipvsadm -C
 	rm -f "$WORK/listener.status"
@@ -122,8 +122,9 @@ run_one() {
 	mapfile -t pids < <(echo "$ppid"; children "$ppid")
 	cpid=$ppid
 	[[ $prog == keepalived ]] && cpid=$(cat "$WORK/ka-checker.pid")
-	c0=$(cpu_ticks "${pids[@]}") x0=$(ctx_switches "${pids[@]}")
-	a0=$(lstat accepted) s0=$(lstat served) e0=$(lstat errors) d0=$(listen_drops)
+	read -r u0 s0 < <(cpu_ticks "${pids[@]}")
+	x0=$(ctx_switches "${pids[@]}")
+	a0=$(lstat accepted) v0=$(lstat served) e0=$(lstat errors) d0=$(listen_drops)
 	t_end=$((SECONDS + WINDOW))
 	while ((SECONDS < t_end)); do
 		sleep 1
@@ -132,15 +133,17 @@ run_one() {
 		((rss > rss_max)) && rss_max=$rss
 		((crss > crss_max)) && crss_max=$crss
 	done
-	c1=$(cpu_ticks "${pids[@]}") x1=$(ctx_switches "${pids[@]}")
-	a1=$(lstat accepted) s1=$(lstat served) e1=$(lstat errors) d1=$(listen_drops)
+	read -r u1 s1 < <(cpu_ticks "${pids[@]}")
+	x1=$(ctx_switches "${pids[@]}")
+	a1=$(lstat accepted) v1=$(lstat served) e1=$(lstat errors) d1=$(listen_drops)
 	R_PROCS=${#pids[@]}
-	R_CPU=$((c1 - c0)) R_CTX=$((x1 - x0)) R_PROBES=$((s1 - s0))
+	R_USR=$((u1 - u0)) R_SYS=$((s1 - s0)) R_CTX=$((x1 - x0)) R_PROBES=$((v1 - v0))
+	R_CPU=$((R_USR + R_SYS))
 	R_THREADS=0
 	for i in "${pids[@]}"; do R_THREADS=$((R_THREADS + $(status_kb Threads "$i"))); done
 	R_RSS=$rss_max R_CRSS=$crss_max
 	R_HWM=$(status_kb VmHWM "${pids[@]}")
-	R_ACC=$(((a1 - a0) / WINDOW)) R_SRV=$(((s1 - s0) / WINDOW)) R_ERR=$((e1 - e0)) R_DROPS=$((d1 - d0))
+	R_ACC=$(((a1 - a0) / WINDOW)) R_SRV=$(((v1 - v0) / WINDOW)) R_ERR=$((e1 - e0)) R_DROPS=$((d1 - d0))
 	R_DESTS=$(lstat dests)
 	R_IPVS=$(ipvsadm -S -n | grep -c -- '-r 127\.0\.' || true)
 	R_IPVS1=$(ipvsadm -S -n | grep -c -- '-r 127\.0\..* -w 1$' || true)
@@ -180,7 +183,7 @@ for kind in tcp http; do
 		printf '%-4s %-10s served %d/s (accepted %d/s, errors %d, listen drops %d, %d addresses), failures logged %d, ipvs dests %d (weight 1: %d), %d processes, %d threads, peak RSS (VmHWM) %s MB\n' \
 			"$kind" "$prog" "$R_SRV" "$R_ACC" "$R_ERR" "$R_DROPS" "$R_DESTS" "$R_FAIL" "$R_IPVS" "$R_IPVS1" "$R_PROCS" "$R_THREADS" "$(mb "$R_HWM")"
 		[[ -z $R_LATE ]] || echo "     ipvsd check schedule: $R_LATE (its first 60 s, warm-up included)"
-		ROWS+=("$kind $prog $R_CPU $R_RSS $R_CRSS $R_PROBES $R_CTX")
+		ROWS+=("$kind $prog $R_CPU $R_RSS $R_CRSS $R_PROBES $R_CTX $R_USR $R_SYS")
 	done
 	done
 done
@@ -198,9 +201,10 @@ printf '%s\n' "${ROWS[@]}" | awk -v hz=$HZ -v w="$WINDOW" '
 	{ k = $1; p = $2
 	  add(k SUBSEP p SUBSEP "cpu", $3 / hz); add(k SUBSEP p SUBSEP "rss", $4 / 1024); add(k SUBSEP p SUBSEP "crss", $5 / 1024)
 	  add(k SUBSEP p SUBSEP "pr", $6); add(k SUBSEP p SUBSEP "ctx", $7)
+	  add(k SUBSEP p SUBSEP "usr", $6 ? 1e6 * $8 / hz / $6 : 0); add(k SUBSEP p SUBSEP "sys", $6 ? 1e6 * $9 / hz / $6 : 0)
 	  if (!(k in seen)) { seen[k] = 1; kinds[++nk] = k } }
 	END {
-		printf "%-5s %-11s %8s %7s %8s %11s %9s %12s %11s\n", "check", "program", "CPU s", "CPU %", "RSS MB", "checker MB", "probes/s", "CPU ms/probe", "ctxsw/probe"
+		printf "%-5s %-11s %8s %7s %8s %11s %9s %12s %12s %12s %11s\n", "check", "program", "CPU s", "CPU %", "RSS MB", "checker MB", "probes/s", "CPU ms/probe", "user us/pr", "system us/pr", "ctxsw/probe"
 		split("ipvsd keepalived floor", ps, " ")
 		for (i = 1; i <= nk; i++) {
 			k = kinds[i]
@@ -208,8 +212,9 @@ printf '%s\n' "${ROWS[@]}" | awk -v hz=$HZ -v w="$WINDOW" '
 				p = ps[j]
 				cpu[p] = median(k SUBSEP p SUBSEP "cpu"); rss[p] = median(k SUBSEP p SUBSEP "rss"); crss[p] = median(k SUBSEP p SUBSEP "crss")
 				pr[p] = median(k SUBSEP p SUBSEP "pr"); ctx[p] = median(k SUBSEP p SUBSEP "ctx")
-				printf "%-5s %-11s %8.2f %7.1f %8.1f %11.1f %9.0f %12.3f %11.2f\n", k, p, cpu[p], 100 * cpu[p] / w, rss[p], crss[p],
-					pr[p] / w, pr[p] ? 1000 * cpu[p] / pr[p] : 0, pr[p] ? ctx[p] / pr[p] : 0
+				usr[p] = median(k SUBSEP p SUBSEP "usr"); sys[p] = median(k SUBSEP p SUBSEP "sys")
+				printf "%-5s %-11s %8.2f %7.1f %8.1f %11.1f %9.0f %12.3f %12.0f %12.0f %11.2f\n", k, p, cpu[p], 100 * cpu[p] / w, rss[p], crss[p],
+					pr[p] / w, pr[p] ? 1000 * cpu[p] / pr[p] : 0, usr[p], sys[p], pr[p] ? ctx[p] / pr[p] : 0
 			}
 			ci = cpu["ipvsd"]; ck = cpu["keepalived"]; cf = cpu["floor"]
 			cr = ck ? ci / ck : 0
@@ -219,5 +224,9 @@ printf '%s\n' "${ROWS[@]}" | awk -v hz=$HZ -v w="$WINDOW" '
 				k, cr, cpp, (cr <= 0.5 ? "met" : "NOT met"), rr, rc, (rr <= 2 ? "met" : "NOT met")
 			printf "%-5s against the floor: keepalived %.2fx, ipvsd %.2fx (0.5x keepalived would be %.2fx the floor)\n",
 				k, cf ? ck / cf : 0, cf ? ci / cf : 0, cf ? 0.5 * ck / cf : 0
+			# The kernel share: system time per probe (socket, loopback handshake, close).
+			kp = usr["keepalived"] + sys["keepalived"]
+			printf "%-5s per probe: ipvsd user %.0f us + system %.0f us; keepalived user %.0f us + system %.0f us; ipvsd system time alone is %.2fx keepalived user + system\n",
+				k, usr["ipvsd"], sys["ipvsd"], usr["keepalived"], sys["keepalived"], kp ? sys["ipvsd"] / kp : 0
 		}
 	}'

@@ -37,7 +37,7 @@ const KEYS: &[&str] = &[
     "ipvs_sync",
 ];
 const VIP_KEYS: &[&str] = &["address", "device"];
-const TRACK_KEYS: &[&str] = &["interfaces", "virtual_servers"];
+const TRACK_KEYS: &[&str] = &["interfaces", "virtual_servers", "own_interface"];
 const TRACK_ITEM_KEYS: &[&str] = &["name", "weight"];
 const NOTIFY_KEYS: &[&str] = &["program", "args", "user"];
 const GARP_KEYS: &[&str] = &["repeat", "delay", "refresh"];
@@ -178,9 +178,24 @@ fn decode_one(
         }
         None => Some(Vec::new()),
     };
-    let (track_interfaces, track_virtual_servers) = match m.get("track") {
+    let (track_interfaces, track_virtual_servers, track_own) = match m.get("track") {
         Some(n) => track(n, &path.key("track"), virtual_servers, d),
-        None => (Some(Vec::new()), Some(Vec::new())),
+        None => (Some(Vec::new()), Some(Vec::new()), Some(true)),
+    };
+    // The instance's own interface is tracked with weight 0 (down: FAULT), as keepalived
+    // does unless `dont_track_primary`; an explicit entry for it keeps its own weight.
+    let track_interfaces = match (track_interfaces, &interface, track_own) {
+        (Some(mut list), Some(own), Some(true)) => {
+            if !list.iter().any(|t| &t.name == own) {
+                list.push(TrackInterface {
+                    name: own.clone(),
+                    weight: 0,
+                });
+            }
+            Some(list)
+        }
+        (list, _, Some(_)) => list,
+        (_, _, None) => None,
     };
     let sync_group = match m.get("sync_group") {
         Some(n) => scalar::name(n, &path.key("sync_group"), d).map(Some),
@@ -397,11 +412,19 @@ fn same_family(n: &Node, p: &Path, family: Option<Family>, d: &mut Diags) -> Opt
     Some(a)
 }
 
-type Tracks = (Option<Vec<TrackInterface>>, Option<Vec<TrackVirtualServer>>);
+type Tracks = (
+    Option<Vec<TrackInterface>>,
+    Option<Vec<TrackVirtualServer>>,
+    Option<bool>,
+);
 
 fn track(node: &Node, path: &Path, virtual_servers: &[VirtualServer], d: &mut Diags) -> Tracks {
     let Some(mut m) = MapReader::new(node, path, d) else {
-        return (None, None);
+        return (None, None, None);
+    };
+    let own = match m.get("own_interface") {
+        Some(n) => scalar::boolean(n, &path.key("own_interface"), d),
+        None => Some(true),
     };
     let interfaces = match m.get("interfaces") {
         Some(n) => track_items(n, &path.key("interfaces"), d, |_, _, _| true).map(|v| {
@@ -435,7 +458,7 @@ fn track(node: &Node, path: &Path, virtual_servers: &[VirtualServer], d: &mut Di
         None => Some(Vec::new()),
     };
     m.finish(d, TRACK_KEYS);
-    (interfaces, services)
+    (interfaces, services, own)
 }
 
 /// Items are a name (weight 0: go to FAULT) or `{name, weight}` with weight -253..253.

@@ -249,6 +249,7 @@ fn instance(
     let mut peers: Vec<(IpAddr, Stmt)> = Vec::new();
     let mut vips: Vec<(IpAddr, u8, Option<String>, Stmt)> = Vec::new();
     let mut track = Vec::new();
+    let mut track_primary = true;
     let mut notify: Option<Map> = None;
     let mut auth: Option<(String, Stmt)> = None;
     let mut garp_repeat = g.garp_repeat.or(g.min_garp.then_some(1));
@@ -320,6 +321,7 @@ fn instance(
                 }
             }
             "track_interface" => track.extend(tracks(ctx, c, false)),
+            "dont_track_primary" => track_primary = false,
             "notify" => notify = notify_program(ctx, c),
             "authentication" => {
                 let mut pass = None;
@@ -392,8 +394,7 @@ fn instance(
                 ),
             "native_ipv6" => ctx.no_equivalent(c, "the virtual addresses decide the family"),
             "smtp_alert" => ctx.no_equivalent(c, "ipvsd sends no email"),
-            "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" | "dont_track_primary"
-            | "accept" | "no_accept" | "strict_mode" | "skip_check_adv_addr"
+            "use_vmac" | "use_vmac_addr" | "vmac_xmit_base" | "use_ipvlan" | "accept" | "no_accept" | "strict_mode" | "skip_check_adv_addr"
             | "check_unicast_src" | "unicast_fault_no_peer" | "unicast_ttl" | "mcast_dst_ip"
             | "track_src_ip" | "virtual_routes" | "virtual_rules" | "promote_secondaries"
             | "debug" | "linkbeat_use_polling" | "down_timer_adverts"
@@ -577,9 +578,16 @@ fn instance(
         m.push("unicast_peers", Value::seq(peer_values));
     }
     m.push("virtual_addresses", Value::Seq(addrs));
-    if !track_items.is_empty() {
+    if !track_items.is_empty() || !track_primary {
         let mut t = Map::new();
-        t.push("interfaces", Value::seq(track_items));
+        if !track_items.is_empty() {
+            t.push("interfaces", Value::seq(track_items));
+        }
+        if !track_primary {
+            // keepalived's `dont_track_primary`: the instance's own interface going down
+            // does not mean FAULT.
+            t.push("own_interface", Value::Bool(false));
+        }
         m.push("track", Value::Map(t));
     }
     if let Some(grp) = &group {

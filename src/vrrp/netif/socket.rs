@@ -10,11 +10,15 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use neli::consts::socket::{Msg, NlFamily};
 use neli::socket::NlSocket;
 use neli::utils::Groups;
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, setsockopt,
+    socket, sockopt,
+};
 use tracing::debug;
 
 use super::NetifError;
@@ -350,33 +354,65 @@ fn recv(socket: &NlSocket, buf: &mut [u8], flags: Msg) -> io::Result<usize> {
 
 /// Link notifications (`RTNLGRP_LINK`): every change of a link's flags, state, name or
 /// MTU, and links appearing and disappearing, as they happen.
+///
+/// Its socket is an fd of its own (not neli's), so that it can be handed to an async
+/// reactor without `unsafe`: [`LinkWatch::registrable_fd`].
 pub struct LinkWatch {
-    socket: NlSocket,
+    fd: OwnedFd,
     buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for LinkWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LinkWatch")
-            .field("fd", &self.socket.as_raw_fd())
+            .field("fd", &self.fd.as_raw_fd())
             .finish()
     }
 }
 
 impl LinkWatch {
-    /// Subscribes to link notifications of the caller's network namespace. Changes
-    /// before this call are not reported: read the links with [`Netif::links`] after
-    /// opening the watch, not before, so that nothing falls in between.
+    /// Subscribes to link notifications of the caller's network namespace; `recv` waits
+    /// for them. Changes before this call are not reported: read the links with
+    /// [`Netif::links`] after opening the watch, not before, so that nothing falls in
+    /// between.
     pub fn open() -> Result<LinkWatch, NetifError> {
-        let socket = NlSocket::connect(NlFamily::Route, None, Groups::new_groups(&[RTNLGRP_LINK]))
-            .map_err(NetifError::Open)?;
-        if let Err(e) = socket.set_recv_buffer_size(WATCH_RCVBUF) {
+        LinkWatch::with_flags(SockFlag::SOCK_CLOEXEC)
+    }
+
+    /// [`LinkWatch::open`], but `recv` returns at once when nothing is queued (an error
+    /// for which [`NetifError::is_would_block`] holds): for an async reactor.
+    pub fn open_nonblocking() -> Result<LinkWatch, NetifError> {
+        LinkWatch::with_flags(SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK)
+    }
+
+    fn with_flags(flags: SockFlag) -> Result<LinkWatch, NetifError> {
+        let open = |e: nix::errno::Errno| NetifError::Open(io::Error::from(e));
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            flags,
+            SockProtocol::NetlinkRoute,
+        )
+        .map_err(open)?;
+        // The groups of bind(2) are a bit mask: group N is bit N - 1.
+        bind(
+            fd.as_raw_fd(),
+            &NetlinkAddr::new(0, 1 << (RTNLGRP_LINK - 1)),
+        )
+        .map_err(open)?;
+        if let Err(e) = setsockopt(&fd, sockopt::RcvBuf, &WATCH_RCVBUF) {
             debug!(error = %e, "cannot raise the link watch receive buffer");
         }
         Ok(LinkWatch {
-            socket,
+            fd,
             buf: vec![0; RECV_BUFFER],
         })
+    }
+
+    /// A second fd of the same socket, to register with a reactor (which takes it over)
+    /// while `recv` goes on reading through this one.
+    pub fn registrable_fd(&self) -> io::Result<OwnedFd> {
+        self.fd.try_clone()
     }
 
     /// Waits for the next link notifications (one datagram or more, until one holds a
@@ -384,7 +420,7 @@ impl LinkWatch {
     pub fn recv(&mut self) -> Result<Vec<LinkEvent>, NetifError> {
         const REQUEST: &str = "link watch";
         loop {
-            let len = match recv(&self.socket, &mut self.buf, Msg::empty()) {
+            let len = match recv_datagram(&self.fd, &mut self.buf) {
                 Ok(len) => len,
                 Err(e) if e.raw_os_error() == Some(ENOBUFS) => {
                     return Err(NetifError::WatchOverrun);
@@ -408,10 +444,30 @@ impl LinkWatch {
     }
 }
 
-/// For waiting on the watch with `poll` or an async reactor; the socket is blocking, so
-/// call [`LinkWatch::recv`] only once it is readable.
+/// One whole datagram (`MSG_TRUNC` reports its real length: longer than `buf` is an error).
+fn recv_datagram(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match nix::sys::socket::recv(fd.as_raw_fd(), &mut *buf, MsgFlags::MSG_TRUNC) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(n) if n > buf.len() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "netlink datagram of {n} bytes exceeds the {} byte buffer",
+                        buf.len()
+                    ),
+                ));
+            }
+            Ok(n) => return Ok(n),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
+}
+
+/// For waiting on the watch with `poll`; call [`LinkWatch::recv`] once it is readable.
 impl AsRawFd for LinkWatch {
     fn as_raw_fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 }
