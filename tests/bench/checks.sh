@@ -15,7 +15,8 @@
 # VmRSS summed over the processes, and the checker process alone), the probes the listener
 # served per second and the distinct addresses it saw, the failures each program logged,
 # the IPVS destinations at weight 1, and the ratios ipvsd/keepalived against the goals
-# (CPU <= 0.5x, RSS <= 2x).
+# (CPU <= 0.5x, RSS <= 2x). CPU is also split per probe into user and system time: the
+# system time (socket, loopback handshake, close) is what no checker can avoid.
 # A third program, tests/bench/floor.rs, makes the same probes on the same schedule with
 # nothing else (blocking sockets, no event loop, no state): its CPU is the floor the
 # kernel's work per probe puts under any connect-based checker, printed as keepalived/floor
