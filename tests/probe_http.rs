@@ -223,6 +223,13 @@ async fn http_probe_matches_only_the_first_max_body_bytes() {
 
 #[tokio::test]
 async fn http_probe_stops_reading_an_endless_body_at_max_body_bytes() {
+    // With a body pattern (the body is kept and matched) and without one (only counted).
+    for expect_body in [Some("^y+$".to_string()), None] {
+        endless_body(expect_body).await;
+    }
+}
+
+async fn endless_body(expect_body: Option<String>) {
     let server = serve(|mut s, _, seen| async move {
         read_head(&mut s).await;
         let _ = s
@@ -240,7 +247,7 @@ async fn http_probe_stops_reading_an_endless_body_at_max_body_bytes() {
     })
     .await;
     let h = HttpCheck {
-        expect_body: Some("^y+$".into()),
+        expect_body,
         max_body_bytes: 4096,
         ..http()
     };

@@ -6,8 +6,8 @@
 #   tests/bench/checks-profile.sh [REAL_SERVERS] [SECONDS]     (default 200 and 40)
 #
 # ipvsd (release) with --ipvs-backend memory checks REAL_SERVERS servers on 127.1.x.y:PORT
-# (env, default 18090) over TCP every 1 s under `valgrind --tool=callgrind` for SECONDS;
-# tests/bench/listener.rs accepts. A second, shorter run with the checks' interval at an
+# (env, default 18090) over TCP (or HTTP, `GET /` expecting 200, with CHECK=http) every
+# 1 s under `valgrind --tool=callgrind` for SECONDS; tests/bench/listener.rs answers. A second, shorter run with the checks' interval at an
 # hour (one probe per server) gives the start-up cost, which is subtracted. Prints the
 # instructions per probe, then the functions with the most instructions of their own and
 # the per-probe cost of a few inclusive ones. Needs valgrind (apt-get install valgrind).
@@ -16,6 +16,12 @@ cd "$(dirname "$0")/../.."
 
 N=${1:-200}
 SECS=${2:-40}
+CHECK=${CHECK:-tcp}
+case $CHECK in
+tcp) check='{type: tcp, interval: $1, timeout: 1s}' ;;
+http) check='{type: http, path: /, expect_status: 200, interval: $1, timeout: 1s}' ;;
+*) echo "checks-profile: CHECK must be tcp or http" >&2; exit 2 ;;
+esac
 PORT=${PORT:-18090}
 OUT=target/bench/profile
 rm -rf "$OUT"
@@ -30,7 +36,7 @@ config() { # INTERVAL
 	echo "  - name: web"
 	echo "    address: 203.0.113.7:80"
 	echo "    forwarding: nat"
-	echo "    checks: [{type: tcp, interval: $1, timeout: 1s}]"
+	echo "    checks: [${check//\$1/$1}]"
 	echo "    real_servers:"
 	for ((i = 0; i < N; i++)); do echo "      - {address: 127.1.$((i / 250)).$((1 + i % 250)):$PORT}"; done
 }
@@ -38,7 +44,7 @@ config 1s >"$OUT/every-second.yaml"
 config 1h >"$OUT/once.yaml"
 chmod 644 "$OUT"/*.yaml
 
-target/bench/listener tcp "$PORT" "$OUT/listener.status" 2 $((2 * SECS + 60)) &
+target/bench/listener "$CHECK" "$PORT" "$OUT/listener.status" 2 $((2 * SECS + 60)) &
 LPID=$!
 trap 'kill $LPID 2>/dev/null || true' EXIT
 for ((i = 0; i < 50; i++)); do
@@ -64,7 +70,7 @@ p_all=$(run every-second "$OUT/every-second.yaml" "$SECS")
 i_once=$(total "$OUT/once.out")
 i_all=$(total "$OUT/every-second.out")
 per=$(((i_all - i_once) / (p_all - p_once)))
-echo "# checks-profile: $N real servers, tcp every 1 s, ${SECS} s under callgrind"
+echo "# checks-profile: $N real servers, $CHECK every 1 s, ${SECS} s under callgrind"
 echo "start-up run: $p_once probes, $i_once instructions; full run: $p_all probes, $i_all instructions"
 echo "user-space instructions per probe: $per"
 echo "most instructions of their own (full run, per probe):"

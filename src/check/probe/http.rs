@@ -145,7 +145,8 @@ impl HttpProbe {
                 return Err(Failure::new(Reason::HttpStatus, format!("status {status}")));
             }
             stage.set(Stage::ResponseBody);
-            let body = read_body(resp.into_body(), self.max_body_bytes).await?;
+            let keep = self.expect_body.is_some();
+            let body = read_body(resp.into_body(), self.max_body_bytes, keep).await?;
             match &self.expect_body {
                 Some(p) if !p.regex.is_match(&body) => {
                     Err(body_mismatch(&p.source, body.len(), self.max_body_bytes))
@@ -167,17 +168,27 @@ impl HttpProbe {
     }
 }
 
-/// Reads at most `max` bytes of the body; the rest is never read.
-async fn read_body(mut body: hyper::body::Incoming, max: usize) -> Result<Vec<u8>, Failure> {
-    let mut buf = Vec::with_capacity(max.min(16 * 1024));
-    while buf.len() < max {
+/// Reads at most `max` bytes of the body (the rest is never read), to its end or that
+/// bound: a response is complete only then. Returns them if `keep` (a body pattern wants
+/// them), else nothing: most checks need no copy, nor a buffer, of every body.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    max: usize,
+    keep: bool,
+) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    let mut read = 0;
+    while read < max {
         match body.frame().await {
             None => break,
             Some(Err(e)) => return Err(classify(&e)),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    let room = max - buf.len();
-                    buf.extend_from_slice(data.get(..room).unwrap_or(&data));
+                    let take = data.len().min(max - read);
+                    if keep {
+                        buf.extend_from_slice(data.get(..take).unwrap_or(&data));
+                    }
+                    read += take;
                 }
             }
         }
