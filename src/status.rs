@@ -489,6 +489,45 @@ pub fn drains_kept(
     drains.intersection(&present).copied().collect()
 }
 
+/// The operator's drains as the state file keeps them: a comment, then one
+/// `SERVICE<TAB>REAL_SERVER` line each, the service as ipvsadm names it (its key: a
+/// rename of the virtual server keeps the drain) and the real server as `address:port`.
+pub fn drains_text(drains: &BTreeSet<(ServiceKey, DestKey)>) -> String {
+    let mut out = String::from("# ipvsd: real servers drained by the operator (ipvsd drain)\n");
+    for (svc, rs) in drains {
+        let _ = writeln!(out, "{}\t{rs}", service_text(svc));
+    }
+    out
+}
+
+/// The drains a state file names (see [`drains_text`]) that `cfg` has, and a line for
+/// each entry it cannot use, for the log: a drain of a real server the config no longer
+/// has is dropped, as a reload drops it.
+pub fn drains_from_text(
+    text: &str,
+    cfg: &Config,
+) -> (BTreeSet<(ServiceKey, DestKey)>, Vec<String>) {
+    let mut drains = BTreeSet::new();
+    let mut dropped = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let found = match line.split_once('\t') {
+            Some((svc, rs)) => find_real_server(cfg, svc.trim(), rs.trim()),
+            None => Err(format!("`{line}` is not SERVICE<TAB>REAL_SERVER")),
+        };
+        match found {
+            Ok(key) => {
+                drains.insert(key);
+            }
+            Err(e) => dropped.push(format!("line {}: {e}", i + 1)),
+        }
+    }
+    (drains, dropped)
+}
+
 /// Names for the IPVS statistics' `virtual_server` label.
 pub fn service_names(cfg: &Config) -> BTreeMap<ServiceKey, String> {
     cfg.virtual_servers

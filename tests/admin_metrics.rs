@@ -48,15 +48,19 @@ fn ipvsd(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The config, its state directory beside it (never the host's /var/lib/ipvsd).
 fn config(path: &Path, admin: u16, servers: &[(u16, u32)]) {
+    let state = path.parent().unwrap().join("state");
+    std::fs::create_dir_all(&state).unwrap();
     let mut y = format!(
-        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\"}}\n\
+        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", state_dir: \"{}\"}}\n\
          virtual_servers:\n\
          \x20 - name: web\n\
          \x20   address: 203.0.113.7:80\n\
          \x20   forwarding: nat\n\
          \x20   checks: [{{type: tcp, interval: 100ms, timeout: 50ms, rise: 1, fall: 1}}]\n\
-         \x20   real_servers:\n"
+         \x20   real_servers:\n",
+        state.display()
     );
     for (port, weight) in servers {
         y.push_str(&format!(
@@ -407,4 +411,71 @@ fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
     assert_eq!(get(admin, "/healthz"), Some((200, "ok\n".into())));
     assert_eq!(get(admin, "/readyz"), Some((200, "ready\n".into())));
     assert_eq!(get(admin, "/nope").map(|r| r.0), Some(404));
+}
+
+#[test]
+fn a_drain_outlives_a_restart_and_an_undrain_too() {
+    let port = listener();
+    let admin = free_port();
+    let admin_arg = format!("127.0.0.1:{admin}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ipvsd.yaml");
+    config(&cfg, admin, &[(port, 5)]);
+    let start = || {
+        Daemon(
+            Command::new(env!("CARGO_BIN_EXE_ipvsd"))
+                .args(["run", "--ipvs-backend", "memory", "--config"])
+                .arg(&cfg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let rs = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{port}\"");
+    let addr = format!("127.0.0.1:{port}");
+    let drains = dir.path().join("state/drains");
+
+    let d = start();
+    wait_for(admin, &format!("ipvsd_real_server_weight{{{rs}}}"), 5.0);
+    assert!(!drains.exists(), "nothing drained, nothing written");
+    let out = ipvsd(&["drain", "web", &addr, "--admin", &admin_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(admin, &format!("ipvsd_real_server_drained{{{rs}}}"), 1.0);
+    let text = std::fs::read_to_string(&drains).unwrap();
+    assert!(
+        text.ends_with(&format!("TCP 203.0.113.7:80\t{addr}\n")),
+        "{text}"
+    );
+    drop(d);
+
+    // The next run starts with the drain: weight 0 from its first table on.
+    let d = start();
+    let m = wait_for(admin, "ipvsd_ready", 1.0);
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_drained{{{rs}}}")),
+        1.0
+    );
+    assert_eq!(value(&m, &format!("ipvsd_real_server_weight{{{rs}}}")), 0.0);
+    let out = ipvsd(&["undrain", "web", &addr, "--admin", &admin_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(admin, &format!("ipvsd_real_server_weight{{{rs}}}"), 5.0);
+    drop(d);
+
+    // Undrained is kept too.
+    let _d = start();
+    let m = wait_for(admin, "ipvsd_ready", 1.0);
+    assert_eq!(
+        value(&m, &format!("ipvsd_real_server_drained{{{rs}}}")),
+        0.0
+    );
+    wait_for(admin, &format!("ipvsd_real_server_weight{{{rs}}}"), 5.0);
 }

@@ -398,17 +398,21 @@ if [ "$(readlink /etc/systemd/system/ipvsd.service)" = /dev/null ]; then
 else
   not_ok "after remove: ipvsd.service is masked until purge ($(ls -l /etc/systemd/system/ipvsd.service 2>&1))"
 fi
-# Purge: the config, the overrides, the enablement go; the user stays.
+# Purge: the config, the overrides, the enablement and the state (the kept drains, which
+# the daemon writes under systemd's StateDirectory) go; the user stays.
+mkdir -p /var/lib/ipvsd
+printf '# ipvsd: real servers drained by the operator (ipvsd drain)\n' >/var/lib/ipvsd/drains
 check "dpkg -P ipvsd" dpkg -P ipvsd
 leftovers=$(
   [ -e /etc/ipvsd ] && echo /etc/ipvsd
+  [ -e /var/lib/ipvsd ] && echo /var/lib/ipvsd
   dpkg-statoverride --list | grep -F /etc/ipvsd
   find /etc/systemd/system -name 'ipvsd.service' 2>/dev/null
   find /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
     -name '*ipvsd*' 2>/dev/null
   dpkg-query -W ipvsd 2>/dev/null
 )
-if [ -z "$leftovers" ]; then ok "after purge: no config, override, unit link or dpkg record left"; else not_ok "after purge, left: $leftovers"; fi
+if [ -z "$leftovers" ]; then ok "after purge: no config, state, override, unit link or dpkg record left"; else not_ok "after purge, left: $leftovers"; fi
 if getent passwd ipvsd >/dev/null; then
   ok "after purge: the ipvsd system user stays (Debian practice)"
 else

@@ -110,7 +110,7 @@ pub enum Command {
         admin: Option<SocketAddr>,
     },
     /// Drain a real server in the running daemon: weight 0 (established connections
-    /// finish) until undrained, whatever its health, across reloads.
+    /// finish) until undrained, whatever its health, across reloads and restarts.
     Drain {
         /// The virtual server: its `name`, or `TCP 192.0.2.1:80` / `FWM 3` as ipvsd status shows it.
         virtual_server: String,

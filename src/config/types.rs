@@ -45,6 +45,8 @@ pub struct Global {
     pub removal_grace: Duration,
     /// User that exec checks run as unless a check names another.
     pub exec_user: String,
+    /// Where the daemon keeps what must outlive it (the operator's drains); None: nowhere.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// What happens to a real server whose checks fail.

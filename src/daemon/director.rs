@@ -39,7 +39,7 @@ pub struct Director {
     metrics: Shared,
     /// The reason each real server last failed for (the one `last_failure` series it has).
     last_failure: BTreeMap<(ServiceKey, DestKey), Reason>,
-    /// Real servers drained by an operator: weight 0 until undrained, across reloads.
+    /// Real servers drained by an operator: weight 0 until undrained, across reloads and (kept in the state file) restarts.
     drains: BTreeSet<(ServiceKey, DestKey)>,
     /// Real servers a reload removed, kept at weight 0 until their connections end (or
     /// `removal_grace` passes), with the service they belong to.
@@ -317,6 +317,17 @@ impl Director {
             tracing::debug!(lateness = %self.lateness, "check schedule");
         }
         self.lateness.reset();
+    }
+
+    /// The real servers drained by the operator.
+    pub fn drains(&self) -> &BTreeSet<(ServiceKey, DestKey)> {
+        &self.drains
+    }
+
+    /// Drains kept by the previous run (only those `cfg` has), before the first update.
+    pub fn restore_drains(&mut self, drains: BTreeSet<(ServiceKey, DestKey)>) {
+        self.drains = status::drains_kept(&drains, &self.cfg);
+        self.publish_health();
     }
 
     /// Drains (`drain: true`) or undrains a real server named as the operator wrote it.

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod director;
 mod logging;
+mod state;
 mod systemd;
 mod vrrp;
 
@@ -220,6 +221,11 @@ async fn supervise(
 
     // Health checks: one task per (real server, check), results on a bounded channel.
     let mut director = Director::with_metrics(cfg, metrics.clone());
+    // Drains kept by the last run, before the first table: a drained server never
+    // takes traffic across a restart.
+    let mut drain_file = state::DrainFile::new(director.cfg.global.state_dir.as_deref());
+    director.restore_drains(drain_file.load(&director.cfg));
+    drain_file.save(director.drains());
     let (res_tx, mut res_rx) = mpsc::channel::<CheckResult>(1024);
     let mut checkers = runner::spawn(&director.cfg, &director.servers, res_tx.clone(), &metrics);
     info!(checks = checkers.len(), "health checks started");
@@ -295,6 +301,9 @@ async fn supervise(
                     let r = r.map(|(changed, command)| {
                         if let Some(c) = command {
                             send(c);
+                        }
+                        if changed {
+                            drain_file.save(director.drains());
                         }
                         changed
                     });
@@ -381,6 +390,9 @@ async fn supervise(
                     if let Some(c) = director.reload(new, Instant::now()) {
                         send(c);
                     }
+                    // The reload may have dropped drains, or moved the state directory.
+                    drain_file.set_dir(director.cfg.global.state_dir.as_deref());
+                    drain_file.save(director.drains());
                     let checks =
                         checkers.update(&director.cfg, &director.servers, &res_tx, &metrics);
                     let vrrp_changes = vrrp.reload(&director.cfg).await;

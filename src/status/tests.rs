@@ -214,3 +214,33 @@ fn a_reload_keeps_the_drains_of_servers_it_keeps() {
     let smaller = crate::config::load_str(y, Path::new("t"), &NoFiles).unwrap();
     assert_eq!(drains_kept(&drains, &smaller), [key(&c, 0)].into());
 }
+
+#[test]
+fn drains_survive_a_round_trip_through_the_state_file() {
+    let c = cfg();
+    let drains: BTreeSet<_> = [key(&c, 1)].into();
+    let text = drains_text(&drains);
+    assert_eq!(
+        text,
+        "# ipvsd: real servers drained by the operator (ipvsd drain)\nTCP 192.0.2.7:80\t198.51.100.37:80\n"
+    );
+    assert_eq!(drains_from_text(&text, &c), (drains, vec![]));
+    // Nothing drained: only the comment, and nothing read back.
+    let none = drains_text(&BTreeSet::new());
+    assert_eq!(drains_from_text(&none, &c), (BTreeSet::new(), vec![]));
+}
+
+#[test]
+fn a_state_file_entry_the_config_lacks_is_dropped_and_said() {
+    let c = cfg();
+    let text = "# comment\n\nTCP 192.0.2.7:80\t198.51.100.27:80\nTCP 192.0.2.7:80\t198.51.100.99:80\nnonsense\n";
+    let (drains, dropped) = drains_from_text(text, &c);
+    assert_eq!(drains, [key(&c, 0)].into());
+    assert_eq!(
+        dropped,
+        [
+            "line 4: virtual server `web` has no real server `198.51.100.99:80` (it has: 198.51.100.27:80, 198.51.100.37:80)",
+            "line 5: `nonsense` is not SERVICE<TAB>REAL_SERVER",
+        ]
+    );
+}

@@ -64,6 +64,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "remove_rules_on_exit",
     "removal_grace",
     "exec_user",
+    "state_dir",
 ];
 
 /// Decodes a whole document. `Err` holds every problem found.
@@ -162,6 +163,10 @@ fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags)
         Some(n) => scalar::name(n, &path.key("exec_user"), d),
         None => Some("nobody".to_string()),
     };
+    let state_dir = match m.get("state_dir") {
+        Some(n) => state_dir(n, &path.key("state_dir"), d),
+        None => Some(Some(std::path::PathBuf::from(DEFAULT_STATE_DIR))),
+    };
     m.finish(d, GLOBAL_KEYS);
     Some(Global {
         node_name: node_name?,
@@ -173,7 +178,29 @@ fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags)
         remove_rules_on_exit: remove_rules_on_exit?,
         removal_grace: removal_grace?,
         exec_user: exec_user?,
+        state_dir: state_dir?,
     })
+}
+
+/// Where the state lives unless `global.state_dir` says otherwise (systemd's
+/// `StateDirectory=ipvsd`).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ipvsd";
+
+/// An absolute directory, or `none` (keep nothing across restarts).
+fn state_dir(node: &Node, path: &Path, d: &mut Diags) -> Option<Option<std::path::PathBuf>> {
+    let s = scalar::nonempty_string(node, path, d)?;
+    if s == "none" {
+        return Some(None);
+    }
+    if !s.starts_with('/') {
+        d.push(
+            node.loc,
+            path,
+            format!("must be an absolute directory or `none`, not `{s}`"),
+        );
+        return None;
+    }
+    Some(Some(std::path::PathBuf::from(s)))
 }
 
 fn admin_listen(node: &Node, path: &Path, allow_remote: bool, d: &mut Diags) -> Option<SocketAddr> {
