@@ -48,6 +48,19 @@ fn ipvsd(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `ipvsd run` on `cfg` with the in-memory IPVS backend.
+fn daemon(cfg: &Path) -> Daemon {
+    Daemon(
+        Command::new(env!("CARGO_BIN_EXE_ipvsd"))
+            .args(["run", "--ipvs-backend", "memory", "--config"])
+            .arg(cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// The config, its state directory beside it (never the host's /var/lib/ipvsd).
 fn config(path: &Path, admin: u16, servers: &[(u16, u32)]) {
     let state = path.parent().unwrap().join("state");
@@ -79,15 +92,7 @@ fn metrics_status_and_drain_after_a_failure_a_drain_and_reloads() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("ipvsd.yaml");
     config(&cfg, admin, &[(up_port, 2), (down_port, 3)]);
-    let d = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_ipvsd"))
-            .args(["run", "--ipvs-backend", "memory", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let d = daemon(&cfg);
     let up = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{up_port}\"");
     let down = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{down_port}\"");
 
@@ -421,17 +426,7 @@ fn a_drain_outlives_a_restart_and_an_undrain_too() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("ipvsd.yaml");
     config(&cfg, admin, &[(port, 5)]);
-    let start = || {
-        Daemon(
-            Command::new(env!("CARGO_BIN_EXE_ipvsd"))
-                .args(["run", "--ipvs-backend", "memory", "--config"])
-                .arg(&cfg)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let start = || daemon(&cfg);
     let rs = format!("virtual_server=\"web\",real_server=\"127.0.0.1:{port}\"");
     let addr = format!("127.0.0.1:{port}");
     let drains = dir.path().join("state/drains");

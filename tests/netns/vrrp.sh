@@ -408,6 +408,23 @@ fi
 
 # --- 8. interface tracking --------------------------------------------------------------
 
+# link_back LABEL DEV: a's DEV comes back up after a took a to FAULT; a (150, preempting)
+# holds the VIP again, b released it, and a logged leaving FAULT.
+link_back() {
+  local label=$1 dev=$2 t0
+  ip -n "$(ns_of a)" link set "$dev" up
+  now_us
+  t0=$NOW_US
+  if poll_until "$t0" $((MDI_A + MARGIN)) both; then
+    ok "$label: $dev back up, a holds $VIP4 again (${ELAPSED_MS} ms) and b released it"
+  else
+    notok "$label: a holds $VIP4 again once $dev is back" \
+      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+  fi
+  check "$label: a logged leaving fault" \
+    grep -aq 'vrrp state changed from=fault to=backup reason=fault_cleared' "${DLOG[a]}"
+}
+
 if [ "$IMPL" != ipvsd ]; then
   skip "8 interface tracking" "VRRP_IMPL=$IMPL: the generated keepalived config tracks nothing"
 else
@@ -433,17 +450,7 @@ else
   check "8 tracking: a released $VIP4" vip_off a "$VIP4"
   check "8 tracking: a logged the move to fault" \
     grep -aq 'vrrp state changed from=master to=fault reason=fault' "${DLOG[a]}"
-  ip -n "$(ns_of a)" link set trk0 up
-  now_us
-  t0=$NOW_US
-  if poll_until "$t0" $((MDI_A + MARGIN)) both; then
-    ok "8 tracking: the link back up, a holds $VIP4 again (${ELAPSED_MS} ms) and b released it"
-  else
-    notok "8 tracking: a holds $VIP4 again once the link is back" \
-      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
-  fi
-  check "8 tracking: a logged leaving fault" \
-    grep -aq 'vrrp state changed from=fault to=backup reason=fault_cleared' "${DLOG[a]}"
+  link_back "8 tracking" trk0
 fi
 
 # --- 9. reload -----------------------------------------------------------------------------
@@ -561,17 +568,7 @@ else
     grep -aq 'vrrp state changed from=master to=fault reason=fault' "${DLOG[a]}"
   check "11 own interface: a released $VIP4" vip_off a "$VIP4"
   check "11 metrics: a says fault" metric_is a "${st}\"fault\"}" 1
-  ip -n "$(ns_of a)" link set eth0 up
-  now_us
-  t0=$NOW_US
-  if poll_until "$t0" $((MDI_A + MARGIN)) both; then
-    ok "11 own interface: eth0 back up, a holds $VIP4 again (${ELAPSED_MS} ms) and b released it"
-  else
-    notok "11 own interface: a holds $VIP4 again once eth0 is back" \
-      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
-  fi
-  check "11 own interface: a logged leaving fault" \
-    grep -aq 'vrrp state changed from=fault to=backup reason=fault_cleared' "${DLOG[a]}"
+  link_back "11 own interface" eth0
 fi
 
 reset_lab
