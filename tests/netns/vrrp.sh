@@ -495,6 +495,22 @@ else
     notok "9 reload: a holds $VIP4 again with priority 120"
   fi
   check "9 metrics: a's priority is 120" metric_is a "ipvsd_vrrp_priority$s51" 120
+  # Renamed: VI_51 is removed and VI_X starts. Nothing of VI_51 stays exported (a removed
+  # master once stayed there as master).
+  sed -i 's/name: VI_51/name: VI_X/' "${DCONF[a]}"
+  director_signal a HUP
+  now_us
+  t0=$NOW_US
+  reloads3() { [ "$(grep -ac 'reload applied' "${DLOG[a]}")" -ge 3 ]; }
+  poll_until "$t0" 3000 reloads3
+  check "9 reload: the renamed instance was applied" reloads3
+  none_of_vi51() {
+    local text
+    text=$(ip netns exec "$(ns_of a)" curl -sf --max-time 5 http://127.0.0.1:9180/metrics) || return 1
+    [ -n "$text" ] && ! printf '%s\n' "$text" | grep -q 'vrrp_instance="VI_51"'
+  }
+  check "9 metrics: no series of the removed instance VI_51" none_of_vi51
+  check "9 metrics: VI_X has its priority series" metric_is a 'ipvsd_vrrp_priority{vrrp_instance="VI_X"}' 120
 fi
 
 # --- 10. split brain -------------------------------------------------------------------------
