@@ -104,7 +104,16 @@ impl DrainFile {
     }
 }
 
+/// Creates the directory if needed (0700: the unit's `StateDirectoryMode`; outside
+/// systemd, e.g. a daemon started by hand), then writes.
 fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(text.as_bytes())?;
@@ -141,9 +150,25 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_state_dir_is_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("var/lib/ipvsd");
+        let c = cfg();
+        let vs = &c.virtual_servers[0];
+        let key = (vs.key, crate::controller::dest_key(&vs.real_servers[0]));
+        DrainFile::new(Some(&dir)).save(&[key].into());
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(DrainFile::new(Some(&dir)).load(&c), [key].into());
+    }
+
+    #[test]
     fn an_unwritable_state_dir_keeps_nothing_and_fails_nothing() {
         let c = cfg();
-        let mut f = DrainFile::new(Some(Path::new("/nonexistent/ipvsd-state")));
+        // A path under a regular file: no directory can be made there.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut f = DrainFile::new(Some(&file.path().join("state")));
         let vs = &c.virtual_servers[0];
         let key = (vs.key, crate::controller::dest_key(&vs.real_servers[0]));
         f.save(&[key].into());

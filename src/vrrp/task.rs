@@ -554,6 +554,11 @@ impl Runner {
                         debug!("link notifications were lost; reading the tracked interfaces");
                         self.poll_tracking().await;
                     }
+                    // One unreadable notification: whatever it said, a fresh read knows.
+                    Err(e @ NetifError::Decode { .. }) => {
+                        warn!(error = %crate::cli::error_chain(&e), "unreadable link notification; reading the tracked interfaces");
+                        self.poll_tracking().await;
+                    }
                     Err(e) => {
                         warn!(error = %crate::cli::error_chain(&e), "link notifications failed; polling the tracked interfaces every second");
                         links = None;
