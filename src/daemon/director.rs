@@ -39,7 +39,8 @@ pub struct Director {
     metrics: Shared,
     /// The reason each real server last failed for (the one `last_failure` series it has).
     last_failure: BTreeMap<(ServiceKey, DestKey), Reason>,
-    /// Real servers drained by an operator: weight 0 until undrained, across reloads and (kept in the state file) restarts.
+    /// Real servers drained by an operator: weight 0 until undrained, across reloads and
+    /// (kept in the state file) restarts.
     drains: BTreeSet<(ServiceKey, DestKey)>,
     /// Real servers a reload removed, kept at weight 0 until their connections end (or
     /// `removal_grace` passes), with the service they belong to.
@@ -324,9 +325,10 @@ impl Director {
         &self.drains
     }
 
-    /// Drains kept by the previous run (only those `cfg` has), before the first update.
+    /// Drains kept by the previous run, before the first update. They name servers of
+    /// this config: `status::drains_from_text` resolved them against it.
     pub fn restore_drains(&mut self, drains: BTreeSet<(ServiceKey, DestKey)>) {
-        self.drains = status::drains_kept(&drains, &self.cfg);
+        self.drains = drains;
         self.publish_health();
     }
 

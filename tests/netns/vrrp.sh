@@ -233,11 +233,14 @@ start a "$IMPL" 150
 now_us
 t0=$NOW_US
 both() { vip_on a "$VIP4" && vip_off b "$VIP4"; }
+# holders: who holds $VIP4, for a failure's detail.
+holders() {
+  echo "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+}
 if poll_until "$t0" $((MDI_A + MARGIN + 2000)) both; then
   ok "3 preempt: a took $VIP4 back and b released it (${ELAPSED_MS} ms after restart)"
 else
-  notok "3 preempt: a took $VIP4 back and b released it" \
-    "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+  notok "3 preempt: a took $VIP4 back and b released it" "$(holders)"
 fi
 sleep_ms "$ADV"
 check "3 preempt: still only a holds $VIP4 one advert later" both
@@ -400,8 +403,7 @@ else
   if poll_until "$t0" $((MDI_A + MARGIN + 2000)) both; then
     ok "7b: the restarted ipvsd preempts keepalived (${ELAPSED_MS} ms after restart), keepalived released $VIP4"
   else
-    notok "7b: the restarted ipvsd preempts keepalived" \
-      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+    notok "7b: the restarted ipvsd preempts keepalived" "$(holders)"
   fi
   client_moved "7b preempt" "$VIP4" "$MAC_A"
 fi
@@ -418,8 +420,7 @@ link_back() {
   if poll_until "$t0" $((MDI_A + MARGIN)) both; then
     ok "$label: $dev back up, a holds $VIP4 again (${ELAPSED_MS} ms) and b released it"
   else
-    notok "$label: a holds $VIP4 again once $dev is back" \
-      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+    notok "$label: a holds $VIP4 again once $dev is back" "$(holders)"
   fi
   check "$label: a logged leaving fault" \
     grep -aq 'vrrp state changed from=fault to=backup reason=fault_cleared' "${DLOG[a]}"
@@ -549,8 +550,7 @@ else
   if poll_until "$t0" $((ADV + MARGIN)) both; then
     ok "10 heal: one master (a) ${ELAPSED_MS} ms after the partition healed (bound: one advert interval + ${MARGIN} ms)"
   else
-    notok "10 heal: one master (a) within one advert interval" \
-      "a: $(vip_on a "$VIP4" && echo has || echo lacks) it, b: $(vip_on b "$VIP4" && echo has || echo lacks) it"
+    notok "10 heal: one master (a) within one advert interval" "$(holders)"
   fi
   check "10 heal: b logged the step down" \
     grep -aq 'vrrp state changed from=master to=backup reason=higher_priority' "${DLOG[b]}"

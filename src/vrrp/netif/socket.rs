@@ -331,10 +331,20 @@ fn send(socket: &NlSocket, datagram: &[u8]) -> io::Result<()> {
 /// datagram's real length, so a datagram larger than the buffer is an error, never
 /// silently cut.
 fn recv(socket: &NlSocket, buf: &mut [u8], flags: Msg) -> io::Result<usize> {
+    whole_datagram(buf, |b| socket.recv(b, flags | Msg::TRUNC).map(|(n, _)| n))
+}
+
+/// One whole datagram into `buf`: `recv_into` receives with `MSG_TRUNC`, so it returns the
+/// datagram's real length, and one longer than `buf` is an error, not a silent cut.
+/// Interrupted calls are retried; 0 bytes (a closed socket) is an error.
+fn whole_datagram(
+    buf: &mut [u8],
+    mut recv_into: impl FnMut(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
     loop {
-        match socket.recv(&mut *buf, flags | Msg::TRUNC) {
-            Ok((0, _)) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
-            Ok((n, _)) if n > buf.len() => {
+        match recv_into(&mut *buf) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(n) if n > buf.len() => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -343,7 +353,7 @@ fn recv(socket: &NlSocket, buf: &mut [u8], flags: Msg) -> io::Result<usize> {
                     ),
                 ));
             }
-            Ok((n, _)) => return Ok(n),
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
@@ -444,25 +454,10 @@ impl LinkWatch {
     }
 }
 
-/// One whole datagram (`MSG_TRUNC` reports its real length: longer than `buf` is an error).
 fn recv_datagram(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match nix::sys::socket::recv(fd.as_raw_fd(), &mut *buf, MsgFlags::MSG_TRUNC) {
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
-            Ok(n) if n > buf.len() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "netlink datagram of {n} bytes exceeds the {} byte buffer",
-                        buf.len()
-                    ),
-                ));
-            }
-            Ok(n) => return Ok(n),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(io::Error::from(e)),
-        }
-    }
+    whole_datagram(buf, |b| {
+        nix::sys::socket::recv(fd.as_raw_fd(), b, MsgFlags::MSG_TRUNC).map_err(io::Error::from)
+    })
 }
 
 /// For waiting on the watch with `poll`; call [`LinkWatch::recv`] once it is readable.
