@@ -30,7 +30,7 @@ finish() {
 }
 
 export PATH="$HOME/.cargo/bin:$PATH"
-if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+if ! grep -q "$CARGO_FUZZ_VERSION" <<<"$(cargo fuzz --version 2>/dev/null)"; then
   echo "installing cargo-fuzz $CARGO_FUZZ_VERSION"
   if ! cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"; then
     echo "not ok: cargo-fuzz could not be installed"
@@ -38,7 +38,7 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     finish
   fi
 fi
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if grep -q '^nightly' <<<"$(rustup toolchain list 2>/dev/null)"; then
   FUZZ=(cargo +nightly fuzz)
   echo "toolchain: $(rustc +nightly --version)"
 else

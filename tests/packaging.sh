@@ -143,7 +143,7 @@ got=$(complete_words ipvsd che)
 if [ "$got" = check-config ]; then ok "bash completion: ipvsd che<TAB> -> check-config"; else not_ok "bash completion: ipvsd che<TAB> gave '$got'"; fi
 got=$(complete_words ipvsd run --dr)
 if [ "$got" = --dry-run ]; then ok "bash completion: ipvsd run --dr<TAB> -> --dry-run"; else not_ok "bash completion: ipvsd run --dr<TAB> gave '$got'"; fi
-if grep -q 'check-config' "$OUT/completions/_ipvsd" && head -n 1 "$OUT/completions/_ipvsd" | grep -q '^#compdef ipvsd'; then
+if grep -q 'check-config' "$OUT/completions/_ipvsd" && grep -q '^#compdef ipvsd' <<<"$(head -n 1 "$OUT/completions/_ipvsd")"; then
   ok "zsh completion: #compdef ipvsd, knows check-config"
 else
   not_ok "zsh completion: #compdef ipvsd, knows check-config"
@@ -184,7 +184,7 @@ fi
 # The binary in the .deb is stripped and is the one built.
 mkdir -p "$WORK/deb"
 dpkg-deb -x "$DEB" "$WORK/deb"
-if file "$WORK/deb/usr/sbin/ipvsd" | grep -q ', stripped'; then ok ".deb: the binary is stripped"; else not_ok ".deb: the binary is stripped: $(file "$WORK/deb/usr/sbin/ipvsd")"; fi
+if [[ $(file "$WORK/deb/usr/sbin/ipvsd") == *', stripped'* ]]; then ok ".deb: the binary is stripped"; else not_ok ".deb: the binary is stripped: $(file "$WORK/deb/usr/sbin/ipvsd")"; fi
 check ".deb: the gzipped ipvsd.yaml.5 is the generated page" cmp <(gzip -dc "$WORK/deb/usr/share/man/man5/ipvsd.yaml.5.gz") "$OUT/man/ipvsd.yaml.5"
 check ".deb: the config is conf/ipvsd.yaml" cmp "$WORK/deb/etc/ipvsd/ipvsd.yaml" conf/ipvsd.yaml
 
@@ -298,7 +298,7 @@ if [ "$got" = "ipvsd $VERSION" ]; then
 else
   not_ok ".rpm: the payload unpacks and its ipvsd --version says ipvsd $VERSION: $got $unpacked"
 fi
-if file "$WORK/rpm/usr/sbin/ipvsd" | grep -q ', stripped'; then ok ".rpm: the binary is stripped"; else not_ok ".rpm: the binary is stripped: $(file "$WORK/rpm/usr/sbin/ipvsd")"; fi
+if [[ $(file "$WORK/rpm/usr/sbin/ipvsd") == *', stripped'* ]]; then ok ".rpm: the binary is stripped"; else not_ok ".rpm: the binary is stripped: $(file "$WORK/rpm/usr/sbin/ipvsd")"; fi
 
 # --- install the .deb here -------------------------------------------------------------
 # One install test at a time on this machine.
@@ -374,7 +374,7 @@ fi
 
 # A changed config survives a reinstall (a conffile), with its permissions.
 echo "# changed by tests/packaging.sh" >>/etc/ipvsd/ipvsd.yaml
-if out=$(dpkg -i "$DEB" 2>&1) && tail -n 1 /etc/ipvsd/ipvsd.yaml | grep -q 'changed by tests/packaging.sh' &&
+if out=$(dpkg -i "$DEB" 2>&1) && [[ $(tail -n 1 /etc/ipvsd/ipvsd.yaml) == *'changed by tests/packaging.sh'* ]] &&
   [ "$(stat -c '%U:%G %a' /etc/ipvsd/ipvsd.yaml)" = "root:ipvsd 640" ]; then
   ok "reinstall keeps the changed config and its permissions"
 else

@@ -99,7 +99,8 @@ install_promtool() {
 
 PROMTOOL_BIN=$(find_promtool) || { install_promtool && PROMTOOL_BIN=$(find_promtool); } ||
   PROMTOOL_BIN=
-if [ -n "$PROMTOOL_BIN" ] && version=$("$PROMTOOL_BIN" --version 2>&1 | head -n1); then
+if [ -n "$PROMTOOL_BIN" ] && version=$("$PROMTOOL_BIN" --version 2>&1); then
+  version=${version%%$'\n'*}
   ok "promtool available: $version"
 else
   not_ok "promtool available (not found and could not be installed: every promtool check fails)"
@@ -166,7 +167,7 @@ for a in "${ALERTS[@]}"; do
     if awk -v a="$a" '
         $0 ~ "^[[:space:]]*- alert:[[:space:]]*" a "[[:space:]]*$" { on = 1; next }
         /^[[:space:]]*- (alert|record):/ { on = 0 }
-        on { print }' "$RULES" | grep -Eq "^[[:space:]]*$key"; then
+        on { print }' "$RULES" | grep -E "^[[:space:]]*$key" >/dev/null; then
       :
     else
       not_ok "$a has $key"

@@ -75,6 +75,22 @@ if cargo fmt --all -- --check; then pass 1; else fail 1 "cargo fmt --check"; fi
 note "lint: cargo clippy --all-targets -- -D warnings"
 if cargo clippy --all-targets --quiet -- -D warnings; then pass 1; else fail 1 "cargo clippy"; fi
 
+# Shell scripts parse, and none pipes into `grep -q`: under pipefail grep's early exit can
+# kill the writer with SIGPIPE and fail the pipeline at random (a `bash -c "..."` string
+# runs without pipefail and is allowed).
+note "lint: shell scripts (bash -n; no pipe into grep -q)"
+lint_ok=1
+while IFS= read -r script; do
+  bash -n "$script" || { echo "$script: does not parse"; lint_ok=0; }
+done < <(git ls-files '*.sh')
+if early=$(git ls-files -z '*.sh' |
+  xargs -0 grep -nE '(^|[^|])\|[[:space:]]*grep[[:space:]]+(-[A-Za-z]*q|--quiet)' |
+  grep -vE 'bash -c|^[^:]+:[0-9]+:[[:space:]]*#'); then
+  printf '%s\n' "$early"
+  lint_ok=0
+fi
+if ((lint_ok)); then pass 1; else fail 1 "shell script lint"; fi
+
 # --- 2. cargo test -------------------------------------------------------------------
 note "cargo test"
 cargo_log="$LOG_DIR/cargo-test.log"

@@ -121,9 +121,9 @@ echo "ipvsd check schedule (one line a minute; the first includes the start-up):
 grep -o 'lateness=.*' "$LOG" | sed 's/^/  /' || echo "  (none logged)"
 down=$(grep -c 'real server down' "$LOG" || true)
 echo "real servers reported down: $down"
-((down == 0)) || grep 'real server down' "$LOG" | head -n 5 | sed 's/^/  /'
+((down == 0)) || grep -m 5 'real server down' "$LOG" | sed 's/^/  /'
 other=$(grep -v 'check schedule' "$LOG" | grep -vc 'real server down' || true)
-((other == 0)) || { echo "other log lines: $other"; grep -v 'check schedule' "$LOG" | grep -v 'real server down' | head -n 5 | sed 's/^/  /'; }
+((other == 0)) || { echo "other log lines: $other"; grep -v -m 5 -e 'check schedule' -e 'real server down' "$LOG" | sed 's/^/  /'; }
 echo "listener over ${W}s: $(((a1 - a0) / W)) accepts/s (expected $N), errors $((e1 - e0)), accept-queue drops (ListenOverflows+ListenDrops) $((d1 - d0)), $(lstat dests) distinct addresses, CPU $(pct $((l1 - l0)) "$W")"
 # On schedule: every minute line counts N x 60 probes (±1%) and its p99 bound is < 100 ms.
 verdict=$(grep -o 'lateness=.*' "$LOG" | tail -n +2 |

@@ -98,7 +98,7 @@ run_one() {
 	lpid=$!
 	PIDS+=("$lpid")
 	for ((i = 0; i < 50; i++)); do
-		ss -Hltn 'sport = :80' | grep -q . && break
+		ss -Hltn 'sport = :80' | grep . >/dev/null && break
 		sleep 0.1
 	done
 	case $prog in

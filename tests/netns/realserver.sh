@@ -35,7 +35,13 @@ fi
 
 n() { ip netns exec "$NS" "$@"; }
 sysctl_is() { [ "$(n cat "/proc/sys/net/ipv4/conf/$1")" = "$2" ]; }
-has_addr() { n ip -o addr show dev lo | grep -qF " $1 "; }
+# (Output captured first: with pipefail, `ip | grep -q` fails when grep's early exit
+# makes ip die of SIGPIPE.)
+has_addr() {
+  local out
+  out=$(n ip -o addr show dev lo) || return 1
+  [[ $out == *" $1 "* ]]
+}
 lacks_addr() { ! has_addr "$1"; }
 
 ip netns add "$NS"

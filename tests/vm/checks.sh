@@ -55,7 +55,7 @@ start_httpd() { # RS
 	echo $! >"$WORK/httpd$1.pid"
 	local i
 	for ((i = 0; i < 50; i++)); do
-		ip netns exec "$NS-r$1" ss -Hltn 'sport = :80' | grep -q . && return 0
+		ip netns exec "$NS-r$1" ss -Hltn 'sport = :80' | grep . >/dev/null && return 0
 		sleep 0.1
 	done
 	return 1

@@ -222,7 +222,7 @@ t_status_shows_the_daemon_view() {
 		expect_eq "RS$r columns" "-> 198.51.100.$r:80 Masq 1 up -" \
 			"$(awk '{ print $1, $2, $3, $4, $7, $8 }' <<<"$line")"
 	done
-	ipvsd status --json --config "$CFG" | grep -q '"kernel_error": null'
+	grep -q '"kernel_error": null' <<<"$(ipvsd status --json --config "$CFG")"
 }
 
 t_drift_repairs_are_counted() {

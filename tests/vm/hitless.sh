@@ -205,7 +205,7 @@ t_kill_and_restart() {
 	report restart
 	expect_eq "rules after the restart" "$before" "$(rules)"
 	# Adopted, not rewritten.
-	grep -F "ipvs table converged" "$LOG" | tail -n 1 | grep -q 'writes=0' ||
+	grep -F "ipvs table converged" "$LOG" | tail -n 1 | grep 'writes=0' >/dev/null ||
 		{ grep -F "ipvs table converged" "$LOG"; return 1; }
 }
 

@@ -164,7 +164,7 @@ t_nat_forwarding() {
 	ip netns exec vm-smoke-r busybox httpd -f -p 198.51.100.2:80 -h "$WWW" </dev/null >/dev/null 2>&1 &
 	echo $! >"$WWW.pid"
 	for ((i = 0; i < 50; i++)); do
-		ip netns exec vm-smoke-r ss -Hltn 'sport = :80' | grep -q . && break
+		ip netns exec vm-smoke-r ss -Hltn 'sport = :80' | grep . >/dev/null && break
 		sleep 0.1
 	done
 	body=$(ip netns exec vm-smoke-c curl -sS --max-time 10 http://192.0.2.1/)
