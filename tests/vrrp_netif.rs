@@ -15,8 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ipvsd::vrrp::netif::{
-    Added, AddrFlags, Family, IfAddr, Link, LinkEvent, LinkWatch, Netif, NetifError, OperState,
-    Removed, Scope,
+    ANSWER_TIMEOUT, Added, AddrFlags, Family, IfAddr, Link, LinkEvent, LinkWatch, Netif,
+    NetifError, OperState, Removed, Scope,
 };
 use nix::sched::{CloneFlags, unshare};
 
@@ -134,6 +134,23 @@ fn listed(nl: &mut Netif, index: u32, wanted: &[IpAddr]) -> Vec<IfAddr> {
     let mut addrs = nl.addresses(index).expect("addresses");
     addrs.retain(|a| wanted.contains(&a.addr));
     addrs
+}
+
+/// A lost answer fails the request after `ANSWER_TIMEOUT` instead of blocking the VRRP
+/// task forever: the socket carries that receive timeout, and requests still work.
+#[test]
+fn requests_wait_for_the_answer_at_most_the_answer_timeout() {
+    in_netns(|| {
+        let mut nl = Netif::open().expect("open");
+        assert_eq!(nl.answer_timeout().expect("SO_RCVTIMEO"), ANSWER_TIMEOUT);
+        assert!(
+            ANSWER_TIMEOUT >= Duration::from_secs(1),
+            "{ANSWER_TIMEOUT:?}"
+        );
+        let lo = nl.link("lo").expect("lo");
+        assert_eq!(nl.link_by_index(lo.index).expect("by index").name, "lo");
+        assert!(nl.links().expect("dump").iter().any(|l| l.name == "lo"));
+    });
 }
 
 #[test]

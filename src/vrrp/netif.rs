@@ -23,7 +23,7 @@ mod socket;
 mod types;
 
 pub use msg::DecodeError;
-pub use socket::{Added, LinkWatch, Netif, Removed};
+pub use socket::{ANSWER_TIMEOUT, Added, LinkWatch, Netif, Removed};
 pub use types::{AddrFlags, Family, IfAddr, Link, LinkEvent, OperState, Scope, primary_address};
 
 /// What went wrong talking to the kernel. Errnos are positive.

@@ -11,14 +11,13 @@
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
-use neli::consts::socket::{Msg, NlFamily};
-use neli::socket::NlSocket;
-use neli::utils::Groups;
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, setsockopt,
-    socket, sockopt,
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, getsockopt,
+    setsockopt, socket, sockopt,
 };
+use nix::sys::time::TimeVal;
 use tracing::debug;
 
 use super::NetifError;
@@ -45,6 +44,11 @@ const WATCH_RCVBUF: usize = 1 << 20;
 
 /// Times a dump is read again when the kernel says it changed while being read.
 const DUMP_ATTEMPTS: u32 = 5;
+
+/// How long a request waits for the kernel's next answer datagram (`SO_RCVTIMEO`). The
+/// kernel answers rtnetlink requests at once; a lost answer (the socket's buffer overrun)
+/// must fail the request, which is retried, not hang the VRRP task.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What [`Netif::add_address`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +77,7 @@ enum Failure {
 
 /// Links and addresses of the network namespace the socket was opened in.
 pub struct Netif {
-    socket: NlSocket,
+    fd: OwnedFd,
     next_seq: u32,
     buf: Vec<u8>,
 }
@@ -81,22 +85,34 @@ pub struct Netif {
 impl std::fmt::Debug for Netif {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Netif")
-            .field("fd", &self.socket.as_raw_fd())
+            .field("fd", &self.fd.as_raw_fd())
             .field("next_seq", &self.next_seq)
             .finish()
     }
 }
 
 impl Netif {
-    /// Opens a `NETLINK_ROUTE` socket in the caller's (thread's) network namespace.
+    /// Opens a `NETLINK_ROUTE` socket in the caller's (thread's) network namespace. A
+    /// request fails with a timeout (`NetifError::Io`) when the kernel's answer does not
+    /// come within [`ANSWER_TIMEOUT`].
     pub fn open() -> Result<Netif, NetifError> {
-        let socket =
-            NlSocket::connect(NlFamily::Route, None, Groups::empty()).map_err(NetifError::Open)?;
+        let fd = route_socket(SockFlag::SOCK_CLOEXEC, 0)?;
+        let timeout = TimeVal::new(ANSWER_TIMEOUT.as_secs().try_into().unwrap_or(i64::MAX), 0);
+        setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)
+            .map_err(|e| NetifError::Open(io::Error::from(e)))?;
         Ok(Netif {
-            socket,
+            fd,
             next_seq: 1,
             buf: vec![0; RECV_BUFFER],
         })
+    }
+
+    /// The socket's receive timeout as the kernel holds it.
+    pub fn answer_timeout(&self) -> io::Result<Duration> {
+        let t = getsockopt(&self.fd, sockopt::ReceiveTimeout).map_err(io::Error::from)?;
+        let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+        let micros = u64::try_from(t.tv_usec()).unwrap_or(0);
+        Ok(Duration::from_secs(secs) + Duration::from_micros(micros))
     }
 
     /// The link named `name`; `NoSuchInterface` when there is none.
@@ -258,10 +274,19 @@ impl Netif {
             request: req.name(),
             source,
         };
-        send(&self.socket, &bytes).map_err(io_error)?;
+        send(&self.fd, &bytes).map_err(io_error)?;
         let mut answer = Answer::new(seq, req);
         while !answer.is_complete() {
-            let len = recv(&self.socket, &mut self.buf, Msg::empty()).map_err(io_error)?;
+            let len = recv_datagram(&self.fd, &mut self.buf).map_err(|e| {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    io_error(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the kernel within {ANSWER_TIMEOUT:?}"),
+                    ))
+                } else {
+                    io_error(e)
+                }
+            })?;
             let datagram = self.buf.get(..len).unwrap_or_default();
             answer.feed(datagram).map_err(|e| decode_error(req, e))?;
         }
@@ -311,9 +336,27 @@ fn one_link(req: &Request<'_>, replies: Vec<Vec<u8>>) -> Result<Link, NetifError
     }
 }
 
-fn send(socket: &NlSocket, datagram: &[u8]) -> io::Result<()> {
+/// A `NETLINK_ROUTE` socket bound to the multicast `groups` (a bit mask: group N is bit
+/// N - 1), the kernel choosing its port id.
+fn route_socket(flags: SockFlag, groups: u32) -> Result<OwnedFd, NetifError> {
+    let open = |e: nix::errno::Errno| NetifError::Open(io::Error::from(e));
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        flags,
+        SockProtocol::NetlinkRoute,
+    )
+    .map_err(open)?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(open)?;
+    Ok(fd)
+}
+
+/// Sends one datagram to the kernel (an unconnected netlink socket sends to port 0).
+fn send(fd: &OwnedFd, datagram: &[u8]) -> io::Result<()> {
     loop {
-        match socket.send(datagram, Msg::empty()) {
+        match nix::sys::socket::send(fd.as_raw_fd(), datagram, MsgFlags::empty())
+            .map_err(io::Error::from)
+        {
             Ok(n) if n == datagram.len() => return Ok(()),
             Ok(n) => {
                 return Err(io::Error::new(
@@ -325,13 +368,6 @@ fn send(socket: &NlSocket, datagram: &[u8]) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Reads one datagram into `buf`; its length. With MSG_TRUNC the kernel reports the
-/// datagram's real length, so a datagram larger than the buffer is an error, never
-/// silently cut.
-fn recv(socket: &NlSocket, buf: &mut [u8], flags: Msg) -> io::Result<usize> {
-    whole_datagram(buf, |b| socket.recv(b, flags | Msg::TRUNC).map(|(n, _)| n))
 }
 
 /// One whole datagram into `buf`: `recv_into` receives with `MSG_TRUNC`, so it returns the
@@ -365,8 +401,8 @@ fn whole_datagram(
 /// Link notifications (`RTNLGRP_LINK`): every change of a link's flags, state, name or
 /// MTU, and links appearing and disappearing, as they happen.
 ///
-/// Its socket is an fd of its own (not neli's), so that it can be handed to an async
-/// reactor without `unsafe`: [`LinkWatch::registrable_fd`].
+/// Its socket is an fd of its own, so that it can be handed to an async reactor without
+/// `unsafe`: [`LinkWatch::registrable_fd`].
 pub struct LinkWatch {
     fd: OwnedFd,
     buf: Vec<u8>,
@@ -396,20 +432,7 @@ impl LinkWatch {
     }
 
     fn with_flags(flags: SockFlag) -> Result<LinkWatch, NetifError> {
-        let open = |e: nix::errno::Errno| NetifError::Open(io::Error::from(e));
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            flags,
-            SockProtocol::NetlinkRoute,
-        )
-        .map_err(open)?;
-        // The groups of bind(2) are a bit mask: group N is bit N - 1.
-        bind(
-            fd.as_raw_fd(),
-            &NetlinkAddr::new(0, 1 << (RTNLGRP_LINK - 1)),
-        )
-        .map_err(open)?;
+        let fd = route_socket(flags, 1 << (RTNLGRP_LINK - 1))?;
         if let Err(e) = setsockopt(&fd, sockopt::RcvBuf, &WATCH_RCVBUF) {
             debug!(error = %e, "cannot raise the link watch receive buffer");
         }
@@ -454,6 +477,9 @@ impl LinkWatch {
     }
 }
 
+/// Reads one datagram into `buf`; its length. With MSG_TRUNC the kernel reports the
+/// datagram's real length, so a datagram larger than the buffer is an error, never
+/// silently cut.
 fn recv_datagram(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     whole_datagram(buf, |b| {
         nix::sys::socket::recv(fd.as_raw_fd(), b, MsgFlags::MSG_TRUNC).map_err(io::Error::from)
