@@ -72,7 +72,10 @@ cleanup() {
 trap cleanup EXIT
 
 start() {
-	ip netns exec "$NS-$1" "$IPVSD" run --config "$REPO/conf/director-$1.yaml" >>"$WORK/$1.log" 2>&1 &
+	# The shipped config with a control socket of its own: two machines would each have
+	# their /run/ipvsd; here the directors share one file system.
+	sed "s|^global:\$|global:\n  control_socket: $WORK/$1.sock|" "$REPO/conf/director-$1.yaml" >"$WORK/director-$1.yaml"
+	ip netns exec "$NS-$1" "$IPVSD" run --config "$WORK/director-$1.yaml" >>"$WORK/$1.log" 2>&1 &
 	PID[$1]=$!
 	disown "${PID[$1]}" # no "Killed" job notice when the lab kills it
 }
@@ -107,7 +110,7 @@ wait_for 30 has_vip a || { echo "a did not become master"; tail "$WORK/a.log"; e
 echo "  director-a holds the VIP 203.0.113.7 (and the DIP 198.51.100.7); director-b is backup"
 echo "  director-a's IPVS table, written by ipvsd:"
 kernel_table a
-x a "$IPVSD" status --config "$REPO/conf/director-a.yaml" 2>/dev/null | sed 's/^/  status> /' || true
+x a "$IPVSD" status --config "$WORK/director-a.yaml" 2>/dev/null | sed 's/^/  status> /' || true
 
 say "2. The client is answered by both real servers, in turn"
 wait_for 15 bash -c "ip netns exec $NS-c curl -s -m 2 http://203.0.113.7/ >/dev/null"

@@ -238,11 +238,49 @@ fn the_admin_api_stays_on_loopback_unless_allowed() {
     check(
         "global: {admin_listen: '0.0.0.0:9180'}\n",
         &[
-            "1:24: global.admin_listen: 0.0.0.0 is not a loopback address; the admin API can drain servers, so set `admin_allow_remote: true` to expose it",
+            "1:24: global.admin_listen: 0.0.0.0 is not a loopback address; the admin API shows every service, real server and its health, so set `admin_allow_remote: true` to expose it",
         ],
     );
     assert!(
         problems("global: {admin_listen: '0.0.0.0:9180', admin_allow_remote: true}\n").is_empty()
+    );
+}
+
+#[test]
+fn the_control_socket_is_an_absolute_socket_path_or_none() {
+    let long = format!("/run/{}", "x".repeat(103));
+    check(
+        "global: {control_socket: run/ipvsd.sock}\n",
+        &[
+            "1:26: global.control_socket: must be the absolute path of a socket file, or `none`, not `run/ipvsd.sock`",
+        ],
+    );
+    check(
+        "global: {control_socket: /run/ipvsd/}\n",
+        &[
+            "1:26: global.control_socket: must be the absolute path of a socket file, or `none`, not `/run/ipvsd/`",
+        ],
+    );
+    check(
+        &format!("global: {{control_socket: {long}}}\n"),
+        &["1:26: global.control_socket: is 108 bytes long; a Unix socket path has at most 107"],
+    );
+    let cfg = common::load;
+    assert_eq!(
+        cfg("global: {control_socket: none}\n")
+            .global
+            .control_socket,
+        None
+    );
+    assert_eq!(
+        cfg("{}\n").global.control_socket.as_deref(),
+        Some(std::path::Path::new("/run/ipvsd/ipvsd.sock"))
+    );
+    assert_eq!(
+        cfg(&format!("global: {{control_socket: {}}}\n", &long[..107]))
+            .global
+            .control_socket,
+        Some(std::path::PathBuf::from(&long[..107]))
     );
 }
 

@@ -262,11 +262,14 @@ impl Real {
 /// stopped, and the server rightly went down, which is not what this test is about: 250 ms.
 fn write_config(path: &Path, admin: u16, sorry: u16, reals: &[Real]) {
     let check = "checks: [{type: http, interval: 250ms, timeout: 250ms, rise: 2, fall: 2}]";
+    let control = path.with_file_name("ipvsd.sock");
     let mut y = format!(
-        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", reconcile_interval: 200ms}}\n\
+        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", reconcile_interval: 200ms, \
+         control_socket: \"{}\"}}\n\
          virtual_servers:\n\
          \x20 - name: web\n    address: 203.0.113.10:80\n    scheduler: rr\n    forwarding: nat\n\
-         \x20   {check}\n    sorry_server: {{address: \"127.0.0.1:{sorry}\", forwarding: dr}}\n    real_servers:\n"
+         \x20   {check}\n    sorry_server: {{address: \"127.0.0.1:{sorry}\", forwarding: dr}}\n    real_servers:\n",
+        control.display()
     );
     let mut section = |name: &str, head: &str| {
         if name != "web" {
@@ -443,7 +446,8 @@ fn the_daemon_survives_random_backend_faults_and_converges_when_they_stop() {
             live -= 1;
             write_config(&path, admin, sorry, &reals[..live]);
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_ipvsd"))
-                .args(["reload", "--admin", &format!("127.0.0.1:{admin}")])
+                .args(["reload", "--config"])
+                .arg(&path)
                 .output()
                 .unwrap();
             assert!(

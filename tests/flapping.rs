@@ -283,7 +283,7 @@ fn flapping_servers_move_only_as_rise_and_fall_allow_and_end_in_the_right_table(
         TIMEOUT.as_millis()
     );
     let mut y = format!(
-        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", log_format: json}}\n\
+        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", log_format: json, control_socket: none}}\n\
          virtual_servers:\n\
          \x20 - name: flap\n    address: 203.0.113.30:80\n    scheduler: rr\n    forwarding: nat\n\
          \x20   {check}\n    real_servers:\n\

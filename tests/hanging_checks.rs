@@ -201,7 +201,7 @@ fn hanging_checks_time_out_one_at_a_time_and_leave_nothing_behind() {
         )
     };
     let y = format!(
-        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\"}}\n\
+        "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", control_socket: none}}\n\
          virtual_servers:\n\
          \x20 - name: hang\n    address: 203.0.113.20:80\n    forwarding: nat\n    real_servers:\n\
          \x20     - {{address: \"{}\", {http}}}\n\

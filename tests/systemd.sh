@@ -85,6 +85,8 @@ prop CapabilityBoundingSet "CAP_NET_ADMIN CAP_NET_RAW"
 prop NoNewPrivileges yes
 prop ProtectSystem strict
 prop StateDirectory ipvsd
+prop RuntimeDirectory ipvsd
+prop RuntimeDirectoryMode 0750
 prop RestrictAddressFamilies "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET"
 # Hardening that would break a director must stay off: no PrivateNetwork (it would hide
 # the host's interfaces and IPVS), no IPAddressDeny.

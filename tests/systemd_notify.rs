@@ -50,15 +50,17 @@ fn ready_watchdog_reload_and_stop_are_notified() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     let admin = free_port();
     let cfg = dir.path().join("ipvsd.yaml");
+    let control = dir.path().join("ipvsd.sock");
     let write = |weight: u32| {
         std::fs::write(
             &cfg,
             format!(
-                "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\"}}\n\
+                "global: {{node_name: t, admin_listen: \"127.0.0.1:{admin}\", control_socket: \"{}\"}}\n\
                  virtual_servers:\n\
                  \x20 - name: web\n\
                  \x20   address: 203.0.113.7:80\n\
-                 \x20   real_servers: [{{address: 198.51.100.27:80, weight: {weight}}}]\n"
+                 \x20   real_servers: [{{address: 198.51.100.27:80, weight: {weight}}}]\n",
+                control.display()
             ),
         )
         .unwrap()
@@ -93,7 +95,8 @@ fn ready_watchdog_reload_and_stop_are_notified() {
 
     write(2);
     let out = Command::new(env!("CARGO_BIN_EXE_ipvsd"))
-        .args(["reload", "--admin", &format!("127.0.0.1:{admin}")])
+        .args(["reload", "--config"])
+        .arg(&cfg)
         .output()
         .unwrap();
     assert!(

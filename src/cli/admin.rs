@@ -1,8 +1,11 @@
-//! `ipvsd status` and `ipvsd drain|undrain`: clients of the running daemon's admin API
-//! (HTTP/1.1 on `global.admin_listen`, loopback by default).
+//! `ipvsd status`, `ipvsd reload` and `ipvsd drain|undrain`: clients of the running
+//! daemon's admin API (HTTP/1.1): changes through its control socket
+//! (`global.control_socket`), the status through `global.admin_listen` (loopback by
+//! default).
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -20,26 +23,57 @@ pub const EXIT_NOT_FOUND: u8 = 5;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where the daemon's admin API is: `--admin`, else the config's `admin_listen` (a
-/// wildcard address is reached on loopback), else the default.
-pub fn address(admin: Option<SocketAddr>, config_path: &Path) -> SocketAddr {
-    if let Some(a) = admin {
-        return a;
+/// Where a request goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The admin API's TCP listener (read-only).
+    Tcp(SocketAddr),
+    /// The control socket.
+    Socket(PathBuf),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Tcp(a) => write!(f, "the ipvsd admin API at {a}"),
+            Target::Socket(p) => write!(f, "the ipvsd control socket {}", p.display()),
+        }
     }
-    let listen = match config::load_file(config_path) {
-        Ok(cfg) => cfg.global.admin_listen,
+}
+
+/// Where the daemon of the config at `config_path` takes a change (its control socket)
+/// or a status request (its `admin_listen`; a wildcard address is reached on loopback).
+/// A config without a control socket takes changes nowhere: they go to the TCP listener,
+/// which refuses them and says why. An unreadable config: the defaults.
+pub fn target_of_config(config_path: &Path, change: bool) -> Target {
+    let (listen, socket) = match config::load_file(config_path) {
+        Ok(cfg) => (cfg.global.admin_listen, cfg.global.control_socket),
         Err(e) => {
-            let d = SocketAddr::new(
+            let listen = SocketAddr::new(
                 Ipv4Addr::LOCALHOST.into(),
                 config::schema::DEFAULT_ADMIN_PORT,
             );
+            let socket = PathBuf::from(config::schema::DEFAULT_CONTROL_SOCKET);
+            let default = if change {
+                Target::Socket(socket.clone())
+            } else {
+                Target::Tcp(listen)
+            };
             eprintln!(
-                "ipvsd: note: {}; trying the default admin address {d}",
+                "ipvsd: note: {}; trying {default}",
                 error_chain(&e).lines().next().unwrap_or_default()
             );
-            d
+            (listen, Some(socket))
         }
     };
+    match socket {
+        Some(p) if change => Target::Socket(p),
+        _ => Target::Tcp(loopback_of(listen)),
+    }
+}
+
+/// A wildcard listen address is reached on loopback.
+fn loopback_of(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
         IpAddr::V4(a) if a.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())
@@ -53,28 +87,36 @@ pub fn address(admin: Option<SocketAddr>, config_path: &Path) -> SocketAddr {
 
 /// One request; the status code and body.
 async fn call(
-    addr: SocketAddr,
+    target: &Target,
     method: Method,
     path: &str,
     body: Option<String>,
 ) -> Result<(StatusCode, Bytes), String> {
     let fail = |what: &str, e: &dyn std::error::Error| {
-        format!(
-            "{what} the ipvsd admin API at {addr}: {} (is `ipvsd run` running with this admin_listen?)",
-            error_chain(e)
-        )
+        let hint = match target {
+            Target::Tcp(_) => "is `ipvsd run` running with this admin_listen?",
+            Target::Socket(_) => {
+                "is `ipvsd run` running with this control_socket? Only root and the \
+                 daemon's user and group may connect"
+            }
+        };
+        format!("{what} {target}: {} ({hint})", error_chain(e))
     };
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| fail("cannot connect to", &e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| fail("cannot talk to", &e))?;
-    tokio::spawn(conn);
+    let (connected, host) = match target {
+        Target::Tcp(addr) => (
+            handshake(tokio::net::TcpStream::connect(addr).await).await,
+            addr.to_string(),
+        ),
+        Target::Socket(p) => (
+            handshake(tokio::net::UnixStream::connect(p).await).await,
+            "localhost".to_string(),
+        ),
+    };
+    let mut sender = connected.map_err(|(what, e)| fail(what, e.as_ref()))?;
     let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .header(hyper::header::HOST, addr.to_string());
+        .header(hyper::header::HOST, host);
     if body.is_some() {
         req = req.header(hyper::header::CONTENT_TYPE, "application/json");
     }
@@ -93,6 +135,25 @@ async fn call(
         .map_err(|e| fail("cannot read the answer of", &e))?
         .to_bytes();
     Ok((code, bytes))
+}
+
+/// An HTTP/1.1 client connection over a connected `stream`, driven by a task of its own;
+/// or what failed (connecting, then talking) and why.
+async fn handshake<S>(
+    stream: std::io::Result<S>,
+) -> Result<
+    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    (&'static str, Box<dyn std::error::Error>),
+>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let stream = stream.map_err(|e| ("cannot connect to", e.into()))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| ("cannot talk to", e.into()))?;
+    tokio::spawn(conn);
+    Ok(sender)
 }
 
 fn run<T>(f: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
@@ -115,8 +176,8 @@ fn error_text(code: StatusCode, body: &[u8]) -> String {
 }
 
 /// `ipvsd status [--json]`.
-pub fn status(addr: SocketAddr, json: bool) -> u8 {
-    let got = run(call(addr, Method::GET, "/api/v1/status", None));
+pub fn status(target: &Target, json: bool) -> u8 {
+    let got = run(call(target, Method::GET, "/api/v1/status", None));
     let (code, body) = match got {
         Ok(r) => r,
         Err(e) => {
@@ -147,7 +208,7 @@ pub fn status(addr: SocketAddr, json: bool) -> u8 {
 }
 
 /// `ipvsd drain|undrain VIRTUAL_SERVER REAL_SERVER`.
-pub fn drain(addr: SocketAddr, virtual_server: &str, real_server: &str, drain: bool) -> u8 {
+pub fn drain(target: &Target, virtual_server: &str, real_server: &str, drain: bool) -> u8 {
     let body = DrainRequest {
         virtual_server: virtual_server.into(),
         real_server: real_server.into(),
@@ -164,7 +225,7 @@ pub fn drain(addr: SocketAddr, virtual_server: &str, real_server: &str, drain: b
     } else {
         "/api/v1/undrain"
     };
-    let (code, reply) = match run(call(addr, Method::POST, path, Some(body))) {
+    let (code, reply) = match run(call(target, Method::POST, path, Some(body))) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ipvsd: {e}");
@@ -198,9 +259,9 @@ pub fn drain(addr: SocketAddr, virtual_server: &str, real_server: &str, drain: b
 
 /// `ipvsd reload`: the daemon re-reads its config; prints what changed, or every problem
 /// of a rejected file (exit 1, like check-config; the running config stays).
-pub fn reload(addr: SocketAddr) -> u8 {
+pub fn reload(target: &Target) -> u8 {
     let got = run(call(
-        addr,
+        target,
         Method::POST,
         "/api/v1/reload",
         Some(String::new()),

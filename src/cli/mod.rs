@@ -89,12 +89,8 @@ pub enum Command {
     /// servers with the kernel's weight and connections, health, drain and the last
     /// failure; then the VRRP instances.
     Status {
-        /// The config whose `admin_listen` to ask.
-        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
-        config: PathBuf,
-        /// The admin API's address (instead of the config's `admin_listen`).
-        #[arg(long, value_name = "ADDR")]
-        admin: Option<SocketAddr>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
         /// Print the status document as JSON.
         #[arg(long)]
         json: bool,
@@ -102,12 +98,8 @@ pub enum Command {
     /// Make the running daemon re-read its config (as SIGHUP does), and print what changed
     /// or every problem of a rejected file.
     Reload {
-        /// The config whose `admin_listen` to ask (the daemon re-reads its own file).
-        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
-        config: PathBuf,
-        /// The admin API's address (instead of the config's `admin_listen`).
-        #[arg(long, value_name = "ADDR")]
-        admin: Option<SocketAddr>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
     /// Drain a real server in the running daemon: weight 0 (established connections
     /// finish) until undrained, whatever its health, across reloads and restarts.
@@ -116,12 +108,8 @@ pub enum Command {
         virtual_server: String,
         /// The real server: `address:port` as in the config.
         real_server: String,
-        /// The config whose `admin_listen` to ask.
-        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
-        config: PathBuf,
-        /// The admin API's address (instead of the config's `admin_listen`).
-        #[arg(long, value_name = "ADDR")]
-        admin: Option<SocketAddr>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
     /// Undo `ipvsd drain`: the real server gets its weight back if healthy.
     Undrain {
@@ -129,12 +117,8 @@ pub enum Command {
         virtual_server: String,
         /// The real server: `address:port` as in the config.
         real_server: String,
-        /// The config whose `admin_listen` to ask.
-        #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
-        config: PathBuf,
-        /// The admin API's address (instead of the config's `admin_listen`).
-        #[arg(long, value_name = "ADDR")]
-        admin: Option<SocketAddr>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
     /// Prepare (or undo) a real server behind an LVS-DR or LVS-TUN director: the VIPs on
     /// the loopback as host addresses, arp_ignore=1 and arp_announce=2.
@@ -187,6 +171,33 @@ pub enum RealserverAction {
     Setup(RealserverArgs),
     /// Remove the VIPs; once none is left, put the recorded sysctl values back.
     Teardown(RealserverArgs),
+}
+
+/// How `status`, `reload`, `drain` and `undrain` reach the running daemon.
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// The daemon's config: its `control_socket` (reload, drain, undrain) or its
+    /// `admin_listen` (status).
+    #[arg(short, long, value_name = "FILE", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// The admin API's TCP address (read-only: status).
+    #[arg(long, value_name = "ADDR", conflicts_with = "socket")]
+    admin: Option<SocketAddr>,
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+impl DaemonArgs {
+    /// Where to ask: a change goes to the control socket, a status to the TCP address,
+    /// unless an option names one.
+    fn target(&self, change: bool) -> admin::Target {
+        match (&self.socket, self.admin) {
+            (Some(p), _) => admin::Target::Socket(p.clone()),
+            (None, Some(a)) => admin::Target::Tcp(a),
+            (None, None) => admin::target_of_config(&self.config, change),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -247,11 +258,7 @@ pub fn dispatch(cli: Cli) -> u8 {
             dry_run: true,
             ..
         } => dry_run(&config),
-        Command::Status {
-            config,
-            admin: a,
-            json,
-        } => admin::status(admin::address(a, &config), json),
+        Command::Status { daemon, json } => admin::status(&daemon.target(false), json),
         Command::Realserver { action } => {
             let r = match &action {
                 RealserverAction::Setup(a) => {
@@ -272,29 +279,17 @@ pub fn dispatch(cli: Cli) -> u8 {
                 }
             }
         }
-        Command::Reload { config, admin: a } => admin::reload(admin::address(a, &config)),
+        Command::Reload { daemon } => admin::reload(&daemon.target(true)),
         Command::Drain {
             virtual_server,
             real_server,
-            config,
-            admin: a,
-        } => admin::drain(
-            admin::address(a, &config),
-            &virtual_server,
-            &real_server,
-            true,
-        ),
+            daemon,
+        } => admin::drain(&daemon.target(true), &virtual_server, &real_server, true),
         Command::Undrain {
             virtual_server,
             real_server,
-            config,
-            admin: a,
-        } => admin::drain(
-            admin::address(a, &config),
-            &virtual_server,
-            &real_server,
-            false,
-        ),
+            daemon,
+        } => admin::drain(&daemon.target(true), &virtual_server, &real_server, false),
         Command::List {
             config,
             stats,

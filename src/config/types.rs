@@ -47,6 +47,9 @@ pub struct Global {
     pub exec_user: String,
     /// Where the daemon keeps what must outlive it (the operator's drains); None: nowhere.
     pub state_dir: Option<std::path::PathBuf>,
+    /// The control socket (Unix, mode 0660): the only way to reload, drain and undrain
+    /// through the API (default `/run/ipvsd/ipvsd.sock`); None: none, the API is read-only.
+    pub control_socket: Option<std::path::PathBuf>,
 }
 
 /// What happens to a real server whose checks fail.

@@ -1,21 +1,27 @@
-//! The admin listener (`global.admin_listen`, loopback by default):
+//! The admin API, on two listeners: the TCP one (`global.admin_listen`, loopback by
+//! default) is read-only; the control socket (`global.control_socket`, a Unix socket of
+//! mode 0660 in a directory of mode 0750, so only root and the daemon's user and group
+//! reach it) also takes the changes, and logs who asked (the peer's uid and pid).
 //! - `GET /metrics`: OpenMetrics text; the IPVS statistics are read from the kernel
 //!   for each scrape;
 //! - `GET /healthz` (the process answers), `GET /readyz` (the IPVS table has converged
 //!   since start);
 //! - `GET /api/v1/status`: the status document (JSON, `crate::status`);
-//! - `POST /api/v1/reload`: re-read the config (as SIGHUP), answer what changed or every
-//!   problem of a rejected file;
-//! - `POST /api/v1/drain`, `POST /api/v1/undrain` with `{"virtual_server": NAME,
-//!   "real_server": "ADDR:PORT"}` (Content-Type: application/json, so a web page cannot
-//!   post it cross-origin without a preflight, which is refused).
+//! - control socket only: `POST /api/v1/reload`: re-read the config (as SIGHUP), answer
+//!   what changed or every problem of a rejected file;
+//! - control socket only: `POST /api/v1/drain`, `POST /api/v1/undrain` with
+//!   `{"virtual_server": NAME, "real_server": "ADDR:PORT"}` (Content-Type:
+//!   application/json).
 //!
 //! I/O shell: it reads the shared metrics and asks the main task (drain, status) and the
 //! IPVS task (kernel dump) through channels; it decides nothing. A listener that cannot be
 //! bound is retried every 10 s: the director keeps directing without it.
 
 use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -25,7 +31,8 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{debug, error, info};
@@ -45,6 +52,20 @@ const MAX_CONNECTIONS: usize = 64;
 const KERNEL_WAIT: Duration = Duration::from_secs(2);
 /// Largest request body accepted.
 const MAX_BODY: usize = 4096;
+/// Mode of the control socket: connecting needs write permission, so root and the
+/// daemon's user and group.
+const CONTROL_MODE: u32 = 0o660;
+/// Mode of the control socket's directory when ipvsd creates it.
+const CONTROL_DIR_MODE: u32 = 0o750;
+
+/// What a connection may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The TCP listener: read only.
+    ReadOnly,
+    /// The control socket: changes too; the peer's uid and pid, for the log.
+    Control { uid: u32, pid: Option<i32> },
+}
 
 /// A reload's outcome: what it changed, or the problems of the rejected file.
 pub type ReloadReply = Result<Reloaded, Vec<String>>;
@@ -112,7 +133,157 @@ pub struct ErrorReply {
     pub error: String,
 }
 
-/// Serves until the task is aborted.
+/// Serves one connection until it closes, or for at most 60 s.
+fn serve_connection<S>(conns: &mut JoinSet<()>, stream: S, peer: String, access: Access, ctx: &Ctx)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ctx = ctx.clone();
+    conns.spawn(async move {
+        let svc = service_fn(move |req| {
+            let ctx = ctx.clone();
+            async move { Ok::<_, Infallible>(route(req, &ctx, access).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(10))
+            .serve_connection(TokioIo::new(stream), svc);
+        if let Err(e) = tokio::time::timeout(Duration::from_secs(60), conn).await {
+            debug!(%peer, error = %e, "admin connection closed");
+        }
+    });
+}
+
+/// Serves the control socket at `path` until the task is aborted; the socket file is
+/// removed then (if it still is this one's).
+pub async fn serve_control(path: PathBuf, ctx: Ctx) {
+    let (listener, _file) = loop {
+        match bind_control(&path) {
+            Ok(bound) => break bound,
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "cannot open the control socket (reload, drain, undrain); retrying in 10s");
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        }
+    };
+    info!(path = %path.display(), "control socket listening (reload, drain, undrain, status)");
+    accept_loop(&listener, &ctx).await;
+}
+
+/// A listener whose connections are served by [`accept_loop`].
+trait Acceptor {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The next connection, its peer (for the log) and what it may do.
+    async fn next(&self) -> io::Result<(Self::Stream, String, Access)>;
+}
+
+impl Acceptor for TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn next(&self) -> io::Result<(Self::Stream, String, Access)> {
+        let (stream, peer) = self.accept().await?;
+        Ok((stream, peer.to_string(), Access::ReadOnly))
+    }
+}
+
+impl Acceptor for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn next(&self) -> io::Result<(Self::Stream, String, Access)> {
+        let (stream, _) = self.accept().await?;
+        let cred = stream.peer_cred()?;
+        let access = Access::Control {
+            uid: cred.uid(),
+            pid: cred.pid(),
+        };
+        Ok((stream, format!("uid {}", cred.uid()), access))
+    }
+}
+
+/// Accepts and serves connections, at most `MAX_CONNECTIONS` at once, forever.
+async fn accept_loop(listener: &impl Acceptor, ctx: &Ctx) {
+    let mut conns = JoinSet::new();
+    loop {
+        while conns.try_join_next().is_some() {}
+        if conns.len() >= MAX_CONNECTIONS {
+            let _ = conns.join_next().await;
+            continue;
+        }
+        match listener.next().await {
+            Ok((stream, peer, access)) => serve_connection(&mut conns, stream, peer, access, ctx),
+            Err(e) => {
+                debug!(error = %e, "admin accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// The bound control socket file: removed when dropped, unless another socket took its
+/// place since.
+struct SocketFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let same = std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.dev() == self.dev && m.ino() == self.ino);
+        if same {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Binds the control socket: creates its directory (0750) if missing, replaces a stale
+/// socket (nobody accepts on it) but never a live one or another kind of file, and sets
+/// the socket's mode to 0660.
+fn bind_control(path: &Path) -> io::Result<(UnixListener, SocketFile)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(CONTROL_DIR_MODE)
+                .create(dir)?;
+        }
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another process (another ipvsd?) is serving this socket",
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                debug!(path = %path.display(), "stale control socket removed");
+                std::fs::remove_file(path)?;
+            }
+            Err(e) => return Err(e),
+        },
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way (not removed)",
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(CONTROL_MODE))?;
+    let m = std::fs::symlink_metadata(path)?;
+    Ok((
+        listener,
+        SocketFile {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+        },
+    ))
+}
+
+/// Serves the TCP listener until the task is aborted.
 pub async fn serve(addr: SocketAddr, ctx: Ctx) {
     let listener = loop {
         match TcpListener::bind(addr).await {
@@ -123,37 +294,8 @@ pub async fn serve(addr: SocketAddr, ctx: Ctx) {
             }
         }
     };
-    info!(%addr, "admin API listening (/metrics, /healthz, /readyz, /api/v1/status)");
-    let mut conns = JoinSet::new();
-    loop {
-        while conns.try_join_next().is_some() {}
-        if conns.len() >= MAX_CONNECTIONS {
-            let _ = conns.join_next().await;
-            continue;
-        }
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                debug!(error = %e, "admin accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let ctx = ctx.clone();
-        conns.spawn(async move {
-            let svc = service_fn(move |req| {
-                let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(route(req, &ctx).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = tokio::time::timeout(Duration::from_secs(60), conn).await {
-                debug!(%peer, error = %e, "admin connection closed");
-            }
-        });
-    }
+    info!(%addr, "admin API listening, read-only (/metrics, /healthz, /readyz, /api/v1/status)");
+    accept_loop(&listener, &ctx).await;
 }
 
 fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
@@ -279,7 +421,7 @@ async fn drain(req: Request<Incoming>, ctx: &Ctx, drain: bool) -> Response<Full<
     }
 }
 
-const PATHS: &str = "GET /metrics, /healthz, /readyz, /api/v1/status; POST /api/v1/reload, /api/v1/drain, /api/v1/undrain";
+const PATHS: &str = "GET /metrics, /healthz, /readyz, /api/v1/status; POST /api/v1/reload, /api/v1/drain, /api/v1/undrain (control socket)";
 
 /// Changes are accepted only with a JSON content type: a web page cannot send that
 /// cross-origin without a preflight, which is refused.
@@ -319,9 +461,33 @@ async fn reload(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     }
 }
 
-async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+async fn route(req: Request<Incoming>, ctx: &Ctx, access: Access) -> Response<Full<Bytes>> {
     let read = req.method() == Method::GET || req.method() == Method::HEAD;
-    match (req.uri().path(), read, req.method() == Method::POST) {
+    let write = req.method() == Method::POST;
+    let changes = matches!(
+        req.uri().path(),
+        "/api/v1/reload" | "/api/v1/drain" | "/api/v1/undrain"
+    );
+    if write && changes {
+        match access {
+            Access::ReadOnly => {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "the TCP admin API is read-only: reload, drain and undrain go through the \
+                     control socket (global.control_socket), which `ipvsd reload|drain|undrain` use",
+                );
+            }
+            Access::Control { uid, pid } => {
+                info!(
+                    uid,
+                    pid = pid.unwrap_or(0),
+                    request = req.uri().path(),
+                    "control request"
+                );
+            }
+        }
+    }
+    match (req.uri().path(), read, write) {
         ("/metrics", true, _) => metrics(ctx).await,
         ("/healthz", true, _) => text(StatusCode::OK, "text/plain", "ok\n".into()),
         ("/readyz", true, _) if ctx.metrics.ready.get() == 1 => {

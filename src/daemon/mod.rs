@@ -253,6 +253,14 @@ async fn supervise(
         director.cfg.global.admin_listen,
         admin_ctx.clone(),
     ));
+    // The control socket: the API's changes (reload, drain, undrain).
+    let control_of = |cfg: &Config| {
+        cfg.global
+            .control_socket
+            .clone()
+            .map(|p| tokio::spawn(admin::serve_control(p, admin_ctx.clone())))
+    };
+    let mut control = control_of(&director.cfg);
 
     // VRRP: one task per instance; their state changes come back here.
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<StateEvent>(64);
@@ -385,6 +393,12 @@ async fn supervise(
                         admin =
                             tokio::spawn(admin::serve(new.global.admin_listen, admin_ctx.clone()));
                     }
+                    if new.global.control_socket != director.cfg.global.control_socket {
+                        // The old socket file goes before the new one is made (they may be
+                        // the same path under another name).
+                        stop_task(control.take()).await;
+                        control = control_of(&new);
+                    }
                     metrics.ipvs.set_names(status::service_names(&new));
                     // Unchanged servers keep their health, unchanged checks keep running.
                     if let Some(c) = director.reload(new, Instant::now()) {
@@ -452,6 +466,7 @@ async fn supervise(
     sd.stopping();
     drop(checkers);
     admin.abort();
+    stop_task(control.take()).await;
     // VRRP first: the peer takes over at its skew time while the rest shuts down.
     vrrp.shutdown().await;
     let cfg = director.cfg;
@@ -463,6 +478,14 @@ async fn supervise(
     }
     info!(node = %cfg.global.node_name, "ipvsd stopped");
     Ok(())
+}
+
+/// Aborts a task and waits until it is gone (its drops have run).
+async fn stop_task(task: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(t) = task {
+        t.abort();
+        let _ = t.await;
+    }
 }
 
 /// Stack of the thread that loads a config on reload.

@@ -33,7 +33,7 @@ rustc --edition 2021 -O -o target/bench/listener tests/bench/listener.rs
 
 CFG=$OUT/ipvsd.yaml
 {
-	echo "global: {node_name: bench}"
+	echo "global: {node_name: bench, control_socket: none}"
 	echo "virtual_servers:"
 	echo "  - name: web"
 	echo "    address: 203.0.113.7:80"

@@ -31,7 +31,7 @@ cargo build --release --quiet
 rustc --edition 2021 -O -o target/bench/listener tests/bench/listener.rs
 
 config() { # INTERVAL
-	echo "global: {node_name: profile}"
+	echo "global: {node_name: profile, control_socket: none}"
 	echo "virtual_servers:"
 	echo "  - name: web"
 	echo "    address: 203.0.113.7:80"

@@ -51,7 +51,7 @@ CFG=$OUT/ipvsd.yaml
 config() { # VARIANT (0 or 1): 1 adds the second service and doubles 50 weights
 	local v=$1 i w
 	{
-		echo "global: {node_name: soak, admin_listen: \"$ADMIN\", removal_grace: 0s}"
+		echo "global: {node_name: soak, admin_listen: \"$ADMIN\", removal_grace: 0s, control_socket: none}"
 		echo "virtual_servers:"
 		echo "  - name: web"
 		echo "    address: 203.0.113.7:80"

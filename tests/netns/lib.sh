@@ -233,7 +233,7 @@ gen_config() {
   local f=$WORK/$role.${DSTARTS[$role]}.$impl.conf
   if [ "$impl" = ipvsd ]; then
     {
-      echo "global: {node_name: $role}"
+      echo "global: {node_name: $role, control_socket: $WORK/$role.sock}"
       echo "vrrp_instances:"
       echo "  - name: $name"
       echo "    interface: eth0"

@@ -58,6 +58,9 @@ setup() {
 	echo "$USER_NAME:x:$USER_ID:$USER_ID:ipvsd:/nonexistent:/usr/sbin/nologin" >>/etc/passwd
 	echo "$USER_NAME:x:$USER_ID:" >>/etc/group
 	chown "$USER_NAME:$USER_NAME" "$WORK/out"
+	# The control socket's directory, as systemd's RuntimeDirectory=ipvsd makes it.
+	mkdir -p -m 0750 "$WORK/run"
+	chown "$USER_NAME:$USER_NAME" "$WORK/run"
 	for n in sw d c p r27 r37; do
 		ip netns add "$NS-$n"
 		ip -n "$NS-$n" link set lo up
@@ -128,6 +131,7 @@ write_config() { # WEIGHT_OF_RS27
 		global:
 		  node_name: vm-privs
 		  admin_listen: 127.0.0.1:9180
+		  control_socket: $WORK/run/ipvsd.sock
 		  reconcile_interval: 1s
 		virtual_servers:
 		  - name: web
@@ -409,6 +413,25 @@ t_stopped_rs_weight_zero() {
 	expect_eq "RS27's weight" 3 "$(rs_weight 198.51.100.27:80)"
 }
 
+# The control socket belongs to the daemon's user, mode 0660: root drains and undrains
+# through it (logged with uid 0); another user is refused by the kernel.
+t_control_socket() {
+	local sock=$WORK/run/ipvsd.sock out
+	expect_eq "socket owner and mode" "$USER_NAME:$USER_NAME 660" "$(stat -c '%U:%G %a' "$sock")"
+	out=$(x d "$IPVSD" drain web 198.51.100.27:80 --config "$CFG" 2>&1) || { echo "$out"; logs; return 1; }
+	wait_for 10 weight_is 198.51.100.27:80 0 || { saved; logs; return 1; }
+	wait_log 'control request'
+	grep -F 'control request' "$LOG" | grep -F 'uid=0' >/dev/null || { logs; return 1; }
+	local rc=0
+	out=$(x d setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$IPVSD" undrain web 198.51.100.27:80 --socket "$sock" 2>&1) || rc=$?
+	expect_eq "undrain by uid 65534: exit status" 4 "$rc"
+	[[ $out == *'Permission denied'* ]] || { echo "$out"; return 1; }
+	expect_eq "RS27 still drained" 0 "$(rs_weight 198.51.100.27:80)"
+	out=$(x d "$IPVSD" undrain web 198.51.100.27:80 --socket "$sock" 2>&1) || { echo "$out"; return 1; }
+	wait_for 10 weight_is 198.51.100.27:80 3 || { saved; logs; return 1; }
+}
+
 # After stop_ipvsd in the main shell (the daemon is its child): T0 when SIGTERM was sent,
 # STOP_RC the exit status.
 t_sigterm_releases() {
@@ -419,6 +442,7 @@ t_sigterm_releases() {
 	! has_addr d eth0 203.0.113.7 || { echo "d still holds the VIP"; return 1; }
 	((took <= RELEASE_MS)) || { echo "took $took ms: no priority-0 advert?"; logs; return 1; }
 	wait_log 'ipvsd stopped'
+	[[ ! -e $WORK/run/ipvsd.sock ]] || { echo "the control socket was left behind"; return 1; }
 }
 
 # ------------------------------------------------------------------ run
@@ -458,9 +482,10 @@ check "the client reaches both real servers through the VIP" t_served
 check "the exec check runs as $USER_NAME with no capability (exec_user cannot be switched to)" t_exec_check_unprivileged
 check "SIGHUP reload changes RS27's weight to 3 in the kernel" t_reload_changes_weight
 check "a stopped real server gets weight 0 in the kernel" t_stopped_rs_weight_zero
+check "control socket ($USER_NAME, 0660): root drains and undrains (uid logged), uid 65534 is refused" t_control_socket
 T0=$(now_ms)
 STOP_RC=0
 stop_ipvsd || STOP_RC=$?
-check "SIGTERM: VIP released with a priority-0 advert (peer takes over within ${RELEASE_MS} ms), exit 0" t_sigterm_releases
+check "SIGTERM: VIP released with a priority-0 advert (peer takes over within ${RELEASE_MS} ms), exit 0, control socket removed" t_sigterm_releases
 cat "$WORK/notes" 2>/dev/null || true
 vm_summary vm-privileges

@@ -87,7 +87,10 @@ cleanup() {
 trap cleanup EXIT
 
 start() { # DIRECTOR
-	ip netns exec "$NS-$1" "$IPVSD" run --config "$REPO/conf/director-$1.yaml" >>"$WORK/$1.log" 2>&1 &
+	# The shipped config with a control socket of its own: two machines would each have
+	# their /run/ipvsd; here the directors share one file system.
+	sed "s|^global:\$|global:\n  control_socket: $WORK/$1.sock|" "$REPO/conf/director-$1.yaml" >"$WORK/director-$1.yaml"
+	ip netns exec "$NS-$1" "$IPVSD" run --config "$WORK/director-$1.yaml" >>"$WORK/$1.log" 2>&1 &
 	PID[$1]=$!
 }
 

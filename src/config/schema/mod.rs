@@ -65,6 +65,7 @@ const GLOBAL_KEYS: &[&str] = &[
     "removal_grace",
     "exec_user",
     "state_dir",
+    "control_socket",
 ];
 
 /// Decodes a whole document. `Err` holds every problem found.
@@ -167,6 +168,10 @@ fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags)
         Some(n) => state_dir(n, &path.key("state_dir"), d),
         None => Some(Some(std::path::PathBuf::from(DEFAULT_STATE_DIR))),
     };
+    let control_socket = match m.get("control_socket") {
+        Some(n) => control_socket(n, &path.key("control_socket"), d),
+        None => Some(Some(std::path::PathBuf::from(DEFAULT_CONTROL_SOCKET))),
+    };
     m.finish(d, GLOBAL_KEYS);
     Some(Global {
         node_name: node_name?,
@@ -179,6 +184,7 @@ fn decode_global(node: Option<&Node>, path: &Path, env: &dyn Env, d: &mut Diags)
         removal_grace: removal_grace?,
         exec_user: exec_user?,
         state_dir: state_dir?,
+        control_socket: control_socket?,
     })
 }
 
@@ -203,6 +209,41 @@ fn state_dir(node: &Node, path: &Path, d: &mut Diags) -> Option<Option<std::path
     Some(Some(std::path::PathBuf::from(s)))
 }
 
+/// The control socket unless `global.control_socket` says otherwise (systemd's
+/// `RuntimeDirectory=ipvsd`).
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/ipvsd/ipvsd.sock";
+
+/// Longest socket path: `sun_path` holds 108 bytes with the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// An absolute path a Unix socket can be bound at, or `none` (no control socket).
+fn control_socket(node: &Node, path: &Path, d: &mut Diags) -> Option<Option<std::path::PathBuf>> {
+    let s = scalar::nonempty_string(node, path, d)?;
+    if s == "none" {
+        return Some(None);
+    }
+    if !s.starts_with('/') || s.ends_with('/') {
+        d.push(
+            node.loc,
+            path,
+            format!("must be the absolute path of a socket file, or `none`, not `{s}`"),
+        );
+        return None;
+    }
+    if s.len() > MAX_SOCKET_PATH {
+        d.push(
+            node.loc,
+            path,
+            format!(
+                "is {} bytes long; a Unix socket path has at most {MAX_SOCKET_PATH}",
+                s.len()
+            ),
+        );
+        return None;
+    }
+    Some(Some(std::path::PathBuf::from(s)))
+}
+
 fn admin_listen(node: &Node, path: &Path, allow_remote: bool, d: &mut Diags) -> Option<SocketAddr> {
     let (addr, port) = scalar::addr_port(node, path, d)?;
     let addr = SocketAddr::new(addr, port.unwrap_or(DEFAULT_ADMIN_PORT));
@@ -211,8 +252,8 @@ fn admin_listen(node: &Node, path: &Path, allow_remote: bool, d: &mut Diags) -> 
             node.loc,
             path,
             format!(
-                "{} is not a loopback address; the admin API can drain servers, so set \
-                 `admin_allow_remote: true` to expose it",
+                "{} is not a loopback address; the admin API shows every service, real \
+                 server and its health, so set `admin_allow_remote: true` to expose it",
                 addr.ip()
             ),
         );
