@@ -203,6 +203,37 @@ fn vrrp_ranges_follow_the_rfcs() {
 }
 
 #[test]
+fn vrrp_scripts_are_named_once_runnable_and_tracked_by_name() {
+    check(
+        "vrrp_scripts:\n  - {name: up, program: /bin/true}\n  - {name: up, program: /bin/true, interval: 1s, timeout: 2s}\n  - {program: probe, rise: 0}\nvrrp_instances:\n  - name: a\n    interface: eth0\n    vrid: 1\n    virtual_addresses: [192.0.2.1/24]\n    track: {scripts: [up, {name: down, weight: -300}, nope]}\n",
+        &[
+            "3:5: vrrp_scripts[1].name: name `up` is already used by vrrp_scripts[0]",
+            "3:59: vrrp_scripts[1].timeout: must not exceed interval (2s > 1s): a script runs at most once per interval",
+            "4:5: vrrp_scripts[2]: missing `name`",
+            "4:15: vrrp_scripts[2].program: must be an absolute path (scripts run without a shell or PATH)",
+            "4:28: vrrp_scripts[2].rise: must be between 1 and 1000 (got 0)",
+            "10:48: vrrp_instances[0].track.scripts[1].weight: must be between -253 and 253 (got -300)",
+            "10:55: vrrp_instances[0].track.scripts: no vrrp_script is named `nope` (known: up)",
+        ],
+    );
+    let cfg = common::load(
+        "vrrp_scripts: [{name: up, program: /bin/true}]\nvrrp_instances: [{name: a, interface: eth0, vrid: 1, virtual_addresses: [192.0.2.1], track: {scripts: [up]}}]\n",
+    );
+    let s = &cfg.vrrp_scripts[0];
+    assert_eq!(
+        (s.interval, s.timeout, s.rise, s.fall, s.init_fail),
+        (
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(1),
+            1,
+            1,
+            false
+        )
+    );
+    assert_eq!(cfg.vrrp_instances[0].track_scripts[0].weight, 0);
+}
+
+#[test]
 fn vrrp_cross_checks() {
     check(
         "virtual_servers:\n  - {name: web, address: 192.0.2.7:80}\nvrrp_instances:\n  - name: a\n    interface: eth0\n    vrid: 1\n    virtual_addresses: [192.0.2.1/24, '2001:db8::1/64']\n    unicast_peers: ['2001:db8::3']\n    track: {virtual_servers: [webb]}\n",

@@ -681,9 +681,10 @@ fn a_vrrp_pair_in_a_sync_group_with_unicast_auth_tracking_and_notify() {
             "vrrp-pair.conf:62: unicast_peer",
             "vrrp-pair.conf:68: track_interface",
             "vrrp-pair.conf:69: track_interface",
-            "vrrp-pair.conf:71: track_script",
+            "vrrp-pair.conf:72: track_script",
         ]
     );
+    why(&c, 72, "there is no (converted) vrrp_script chk_haproxy");
     why(&c, 9, "maxlen");
     why(&c, 49, "adapt the program");
     why(&c, 62, "min_ttl 250");
@@ -754,6 +755,96 @@ fn track_interface_weights_keep_keepalived_effective_priorities() {
 }
 
 #[test]
+fn vrrp_scripts_and_their_weights_keep_keepalived_effective_priorities() {
+    let text = "vrrp_script chk_haproxy {\n\
+                \x20 script \"/usr/bin/killall -0 haproxy\"\n\
+                \x20 interval 2\n\
+                \x20 timeout 1\n\
+                \x20 rise 3\n\
+                \x20 fall 2\n\
+                \x20 weight 20\n\
+                \x20 user nobody\n\
+                }\n\
+                vrrp_script maint {\n\
+                \x20 script \"test -e /etc/maint\"\n\
+                \x20 init_fail\n\
+                \x20 timeout 5\n\
+                }\n\
+                vrrp_script gw {\n\
+                \x20 script \"/bin/ping -c1 -W1 192.0.2.254\"\n\
+                \x20 weight -30\n\
+                }\n\
+                vrrp_instance VI_1 {\n\
+                \x20 interface eth0\n\
+                \x20 virtual_router_id 1\n\
+                \x20 priority 100\n\
+                \x20 virtual_ipaddress {\n    192.0.2.1\n  }\n\
+                \x20 track_script {\n\
+                \x20   chk_haproxy\n\
+                \x20   maint weight 10 reverse\n\
+                \x20   gw\n\
+                \x20   missing\n\
+                \x20 }\n\
+                }\n";
+    let conv = keepalived::convert_str("k.conf", text).unwrap();
+    let (c, cfg) = load(&conv);
+    let names: Vec<&str> = cfg.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["chk_haproxy", "maint", "gw"]);
+    let h = &cfg.vrrp_scripts[0];
+    assert_eq!(h.exec.program, Path::new("/usr/bin/killall"));
+    assert_eq!(h.exec.args, ["-0", "haproxy"]);
+    assert_eq!(h.exec.user.as_deref(), Some("nobody"));
+    assert_eq!((h.interval, h.timeout), (secs(2), secs(1)));
+    assert_eq!((h.rise, h.fall, h.init_fail), (3, 2, false));
+    let m = &cfg.vrrp_scripts[1];
+    // A relative program runs through env; the timeout is cut to the interval.
+    assert_eq!(m.exec.program, Path::new("/usr/bin/env"));
+    assert_eq!(m.exec.args, ["test", "-e", "/etc/maint"]);
+    assert_eq!(
+        (m.interval, m.timeout, m.init_fail),
+        (secs(1), secs(1), true)
+    );
+    let vi = &cfg.vrrp_instances[0];
+    // keepalived: 100 (+20 while chk_haproxy passes) (+10 while maint fails)
+    // (-30 while gw fails).
+    assert_eq!(vi.priority, 120);
+    let tracks: BTreeMap<&str, i32> = vi
+        .track_scripts
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(
+        tracks,
+        BTreeMap::from([("chk_haproxy", -20), ("maint", 10), ("gw", -30)])
+    );
+    for mask in 0u8..8 {
+        let passes = |i: u8| mask & (1 << i) != 0;
+        let keepalived = 100 + if passes(0) { 20 } else { 0 } + if passes(1) { 0 } else { 10 }
+            - if passes(2) { 0 } else { 30 };
+        let names = ["chk_haproxy", "maint", "gw"];
+        let ipvsd: i32 = i32::from(vi.priority)
+            + names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !passes(*i as u8))
+                .map(|(_, n)| tracks[n])
+                .sum::<i32>();
+        assert_eq!(ipvsd, keepalived, "scripts passing: {mask:03b}");
+    }
+    assert_eq!(
+        omitted(&c),
+        [
+            "k.conf:10: vrrp_script",
+            "k.conf:11: script",
+            "k.conf:30: track_script"
+        ]
+    );
+    why(&c, 11, "/usr/bin/env");
+    why(&c, 10, "timeout longer than the interval");
+    why(&c, 30, "no (converted) vrrp_script missing");
+}
+
+#[test]
 fn includes_are_read_in_place_and_items_name_their_file() {
     let (c, cfg) = import("include.conf");
     assert_eq!(cfg.global.node_name, "lb-include");
@@ -814,7 +905,6 @@ fn everything_without_an_equivalent_is_listed_never_dropped() {
             "unknown.conf:7: lvs_flush",
             "unknown.conf:8: lvs_sync_daemon",
             "unknown.conf:9: frobnicate",
-            "unknown.conf:12: vrrp_script",
             "unknown.conf:18: static_ipaddress",
             "unknown.conf:22: @lb-b",
             "unknown.conf:34: use_vmac",
@@ -822,7 +912,7 @@ fn everything_without_an_equivalent_is_listed_never_dropped() {
             "unknown.conf:38: virtual_ipaddress",
             "unknown.conf:40: virtual_ipaddress_excluded",
             "unknown.conf:45: track_interface",
-            "unknown.conf:47: track_script",
+            "unknown.conf:48: track_script",
             "unknown.conf:50: notify_fault",
             "unknown.conf:51: notify_master",
             "unknown.conf:52: auth_hmac",
@@ -841,6 +931,16 @@ fn everything_without_an_equivalent_is_listed_never_dropped() {
     why(&c, 5, "no ipvsd equivalent");
     why(&c, 9, "unknown keyword in global_defs");
     why(&c, 22, "conditional configuration");
+    why(
+        &c,
+        48,
+        "chk_haproxy: keepalived does not track weighted scripts of an address owner",
+    );
+    assert_eq!(
+        cfg.vrrp_scripts.len(),
+        1,
+        "vrrp_script chk_haproxy is converted"
+    );
     why(&c, 38, "brd 192.0.2.255 scope global");
     why(&c, 55, "unknown keyword in vrrp_instance");
     why(

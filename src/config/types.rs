@@ -15,6 +15,8 @@ use crate::ipvs::model::{Family, Forwarding, Scheduler, ServiceKey};
 pub struct Config {
     pub global: Global,
     pub virtual_servers: Vec<VirtualServer>,
+    /// Programs whose exit status VRRP instances track (`track.scripts`).
+    pub vrrp_scripts: Vec<VrrpScript>,
     pub vrrp_instances: Vec<VrrpInstance>,
 }
 
@@ -236,6 +238,7 @@ pub struct VrrpInstance {
     pub family: Family,
     pub track_interfaces: Vec<TrackInterface>,
     pub track_virtual_servers: Vec<TrackVirtualServer>,
+    pub track_scripts: Vec<TrackScript>,
     pub sync_group: Option<String>,
     pub notify: Option<Notify>,
     /// VRRPv2 simple password (interoperability only; no security).
@@ -269,6 +272,31 @@ pub struct TrackVirtualServer {
     pub name: String,
     /// Priority change when the service has no healthy real server here.
     pub weight: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackScript {
+    /// A `vrrp_scripts[].name`.
+    pub name: String,
+    /// Priority change while the script fails; 0 = go to FAULT.
+    pub weight: i32,
+}
+
+/// A program run every `interval` whose exit status (0: passing) instances track, with
+/// rise and fall counts (keepalived's `vrrp_script`). One run serves every instance that
+/// tracks it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VrrpScript {
+    pub name: String,
+    /// Program, arguments and user (`None`: `global.exec_user`), as an exec check's.
+    pub exec: ExecCheck,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    /// Failing until it has passed `rise` times (keepalived's `init_fail`); by default it
+    /// starts passing.
+    pub init_fail: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

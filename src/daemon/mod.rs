@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod director;
 mod logging;
+mod scripts;
 mod state;
 mod systemd;
 mod vrrp;
@@ -265,12 +266,19 @@ async fn supervise(
     // VRRP: one task per instance; their state changes come back here.
     let (vrrp_tx, mut vrrp_rx) = mpsc::channel::<StateEvent>(64);
     let mut vrrp = VrrpSet::start(&director.cfg, vrrp_tx, metrics.clone());
-    // What tracked virtual servers report to VRRP: recomputed when health moves.
+    // The programs VRRP instances track; their outcomes come back here.
+    let (script_tx, mut script_rx) = mpsc::channel::<scripts::ScriptResult>(64);
+    let mut scripts = scripts::Scripts::start(&director.cfg, script_tx, metrics.clone());
+    // What tracked virtual servers and scripts report to VRRP: sent again when it moves.
     let mut alive = director.services_alive();
     let mut seen_transitions = director.transitions;
-    vrrp.services(&alive);
+    vrrp.health(&track_health(&alive, &scripts));
     if !vrrp.is_empty() {
-        info!(instances = vrrp.len(), "vrrp started");
+        info!(
+            instances = vrrp.len(),
+            scripts = scripts.len(),
+            "vrrp started"
+        );
     }
 
     // systemd (Type=notify-reload): READY after the first convergence, watchdog keep-alives
@@ -347,8 +355,13 @@ async fn supervise(
                     let now_alive = director.services_alive();
                     if now_alive != alive {
                         alive = now_alive;
-                        vrrp.services(&alive);
+                        vrrp.health(&track_health(&alive, &scripts));
                     }
+                }
+            }
+            Some(r) = script_rx.recv() => {
+                if scripts.on_result(r) {
+                    vrrp.health(&track_health(&alive, &scripts));
                 }
             }
             _ = schedule_tick.tick() => director.report_schedule(),
@@ -409,6 +422,7 @@ async fn supervise(
                     drain_file.save(director.drains());
                     let checks =
                         checkers.update(&director.cfg, &director.servers, &res_tx, &metrics);
+                    let script_changes = scripts.reload(&director.cfg);
                     let vrrp_changes = vrrp.reload(&director.cfg).await;
                     info!(
                         checks_kept = checks.kept,
@@ -416,10 +430,13 @@ async fn supervise(
                         checks_stopped = checks.stopped,
                         vrrp_kept = vrrp_changes.kept,
                         vrrp_restarted = vrrp_changes.restarted,
+                        scripts_kept = script_changes.kept,
+                        scripts_started = script_changes.started,
+                        scripts_stopped = script_changes.stopped,
                         "reload applied"
                     );
                     alive = director.services_alive();
-                    vrrp.services(&alive);
+                    vrrp.health(&track_health(&alive, &scripts));
                     Ok(admin::Reloaded {
                         checks_kept: checks.kept,
                         checks_started: checks.started,
@@ -478,6 +495,17 @@ async fn supervise(
     }
     info!(node = %cfg.global.node_name, "ipvsd stopped");
     Ok(())
+}
+
+/// What the tracking VRRP instances are told: the virtual servers' and scripts' health.
+fn track_health(
+    alive: &std::collections::BTreeMap<String, bool>,
+    scripts: &scripts::Scripts,
+) -> std::sync::Arc<crate::vrrp::task::TrackHealth> {
+    std::sync::Arc::new(crate::vrrp::task::TrackHealth {
+        services: alive.clone(),
+        scripts: scripts.states(),
+    })
 }
 
 /// Aborts a task and waits until it is gone (its drops have run).

@@ -3,6 +3,7 @@
 //! they did, and released on stop.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,7 +14,7 @@ use crate::ipvs::backend::{SyncDaemon, SyncRole};
 use crate::metrics::Shared;
 use crate::vrrp::fsm::{Reason, State};
 use crate::vrrp::notify::{Job, Notifier};
-use crate::vrrp::task::{InstanceStatus, InstanceTask, StateEvent};
+use crate::vrrp::task::{InstanceStatus, InstanceTask, StateEvent, TrackHealth};
 
 /// How long a stopping instance may take to send its priority-0 advert and remove its
 /// addresses.
@@ -118,10 +119,10 @@ impl VrrpSet {
         })
     }
 
-    /// The health of the virtual servers, for the instances that track them.
-    pub fn services(&self, alive: &BTreeMap<String, bool>) {
+    /// The health of the virtual servers and scripts, for the instances that track them.
+    pub fn health(&self, health: &Arc<TrackHealth>) {
         for t in self.tasks.values() {
-            t.services(alive);
+            t.health(health);
         }
     }
 

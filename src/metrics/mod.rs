@@ -77,6 +77,11 @@ pub struct Vrrp {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VrrpScript {
+    pub vrrp_script: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VrrpState {
     pub vrrp_instance: String,
     pub state: &'static str,
@@ -132,6 +137,7 @@ pub struct Metrics {
 
     pub vrrp_state: Family<VrrpState, Gauge>,
     pub vrrp_priority: Family<Vrrp, Gauge>,
+    pub vrrp_script_up: Family<VrrpScript, Gauge>,
     pub vrrp_transitions: Family<VrrpTo, Counter>,
     pub vrrp_became_master: Family<Vrrp, Counter>,
     pub vrrp_adverts_sent: Family<Vrrp, Counter>,
@@ -177,6 +183,7 @@ impl Metrics {
             virtual_server_sorry_server_active: Family::default(),
             vrrp_state: Family::default(),
             vrrp_priority: Family::default(),
+            vrrp_script_up: Family::default(),
             vrrp_transitions: Family::default(),
             vrrp_became_master: Family::default(),
             vrrp_adverts_sent: Family::default(),
@@ -286,6 +293,11 @@ impl Metrics {
             "ipvsd_vrrp_priority",
             "The VRRP priority in force",
             self.vrrp_priority.clone(),
+        );
+        r.register(
+            "ipvsd_vrrp_script_up",
+            "1 while the tracked VRRP script passes (after rise/fall), 0 while it fails",
+            self.vrrp_script_up.clone(),
         );
         r.register(
             "ipvsd_vrrp_transitions",

@@ -48,8 +48,17 @@ enum Control {
     Shutdown(oneshot::Sender<()>),
     /// Follow the sync group into this state.
     SyncTo(State),
-    /// Which virtual servers have a healthy real server here (by name).
-    Services(BTreeMap<String, bool>),
+    /// Which virtual servers have a healthy real server here, which scripts pass.
+    Health(Arc<TrackHealth>),
+}
+
+/// What the daemon knows of the tracked virtual servers and scripts, by name: a virtual
+/// server has a healthy real server here, a script passes. A name missing counts as
+/// healthy (nothing to say about it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackHealth {
+    pub services: BTreeMap<String, bool>,
+    pub scripts: BTreeMap<String, bool>,
 }
 
 /// A running instance. Dropping it aborts the task without releasing; call
@@ -105,13 +114,13 @@ impl InstanceTask {
         }
     }
 
-    /// The health of the virtual servers this instance tracks.
-    pub fn services(&self, alive: &BTreeMap<String, bool>) {
-        if self.cfg.track_virtual_servers.is_empty() {
+    /// The health of the virtual servers and scripts this instance tracks.
+    pub fn health(&self, health: &Arc<TrackHealth>) {
+        if self.cfg.track_virtual_servers.is_empty() && self.cfg.track_scripts.is_empty() {
             return;
         }
-        if self.ctl.try_send(Control::Services(alive.clone())).is_err() {
-            warn!(instance = %self.cfg.name, "service health not delivered (instance busy)");
+        if self.ctl.try_send(Control::Health(health.clone())).is_err() {
+            warn!(instance = %self.cfg.name, "tracked health not delivered (instance busy)");
         }
     }
 
@@ -346,7 +355,7 @@ async fn run(
                 tokio::select! {
                     _ = sleep(Duration::from_secs(5)) => {}
                     c = ctl.recv() => match c {
-                        Some(Control::SyncTo(_) | Control::Services(_)) => {}
+                        Some(Control::SyncTo(_) | Control::Health(_)) => {}
                         Some(Control::Shutdown(done)) => {
                             let _ = done.send(());
                             return;
@@ -385,9 +394,10 @@ struct Runner {
     sent: Counter,
     received: Counter,
     /// The last tracked state handed to the state machine: interfaces down, services
-    /// without a healthy real server.
+    /// without a healthy real server, scripts failing.
     down: Vec<bool>,
     dead: Vec<bool>,
+    failing: Vec<bool>,
     /// State and priority for the status document.
     status: watch::Sender<InstanceStatus>,
 }
@@ -445,6 +455,7 @@ impl Runner {
         let vips = cfg.virtual_addresses.iter().map(|v| v.address).collect();
         let down = vec![false; cfg.track_interfaces.len()];
         let dead = vec![false; cfg.track_virtual_servers.len()];
+        let failing = vec![false; cfg.track_scripts.len()];
         Runner {
             cfg,
             io,
@@ -470,6 +481,7 @@ impl Runner {
             received,
             down,
             dead,
+            failing,
             status,
         }
     }
@@ -502,7 +514,7 @@ impl Runner {
             tokio::select! {
                 c = ctl.recv() => match c {
                     Some(Control::SyncTo(to)) => self.input(Input::SyncTo(to)).await,
-                    Some(Control::Services(alive)) => self.services(&alive).await,
+                    Some(Control::Health(h)) => self.health(&h).await,
                     Some(Control::Shutdown(done)) => {
                         self.input(Input::Shutdown).await;
                         let _ = done.send(());
@@ -678,15 +690,23 @@ impl Runner {
         self.apply_tracking().await;
     }
 
-    /// New health of the virtual servers (missing names count as healthy: nothing to say).
-    async fn services(&mut self, alive: &BTreeMap<String, bool>) {
-        let dead: Vec<bool> = self
-            .cfg
-            .track_virtual_servers
-            .iter()
-            .map(|t| !alive.get(&t.name).copied().unwrap_or(true))
-            .collect();
-        if dead == self.dead {
+    /// New health of the virtual servers and scripts (missing names count as healthy:
+    /// nothing to say).
+    async fn health(&mut self, h: &TrackHealth) {
+        let bad = |names: &mut dyn Iterator<Item = &String>, ok: &BTreeMap<String, bool>| {
+            names
+                .map(|n| !ok.get(n).copied().unwrap_or(true))
+                .collect::<Vec<bool>>()
+        };
+        let dead = bad(
+            &mut self.cfg.track_virtual_servers.iter().map(|t| &t.name),
+            &h.services,
+        );
+        let failing = bad(
+            &mut self.cfg.track_scripts.iter().map(|t| &t.name),
+            &h.scripts,
+        );
+        if dead == self.dead && failing == self.failing {
             return;
         }
         for (t, (was, now)) in self
@@ -699,12 +719,23 @@ impl Runner {
                 info!(virtual_server = %t.name, healthy = !now, "tracked virtual server changed");
             }
         }
+        for (t, (was, now)) in self
+            .cfg
+            .track_scripts
+            .iter()
+            .zip(self.failing.iter().zip(&failing))
+        {
+            if was != now {
+                info!(script = %t.name, passing = !now, weight = t.weight, "tracked script changed");
+            }
+        }
         self.dead = dead;
+        self.failing = failing;
         self.apply_tracking().await;
     }
 
     async fn apply_tracking(&mut self) {
-        let t = tracked(&self.cfg, &self.down, &self.dead);
+        let t = tracked(&self.cfg, &self.down, &self.dead, &self.failing);
         self.input(Input::Priority(t.priority)).await;
         self.input(Input::Fault(t.fault)).await;
         let priority = self.fsm.priority();

@@ -1,4 +1,5 @@
-//! Tracking: what the tracked interfaces and virtual servers do to an instance's priority.
+//! Tracking: what the tracked interfaces, virtual servers and scripts do to an instance's
+//! priority.
 //!
 //! Pure. A tracked item that is down either lowers (or raises) the priority by its weight,
 //! or, with weight 0, puts the instance in FAULT. The address owner keeps 255 whatever
@@ -15,8 +16,14 @@ pub struct Tracked {
 
 /// `down_interfaces`: for each `track.interfaces[]` entry of `cfg`, in order, whether it is
 /// down (or missing); `dead_services`: for each `track.virtual_servers[]` entry, whether the
-/// service has no healthy real server here.
-pub fn tracked(cfg: &VrrpInstance, down_interfaces: &[bool], dead_services: &[bool]) -> Tracked {
+/// service has no healthy real server here; `failing_scripts`: for each `track.scripts[]`
+/// entry, whether the script is failing.
+pub fn tracked(
+    cfg: &VrrpInstance,
+    down_interfaces: &[bool],
+    dead_services: &[bool],
+    failing_scripts: &[bool],
+) -> Tracked {
     let mut fault = false;
     let mut delta: i32 = 0;
     let weights = cfg
@@ -29,6 +36,12 @@ pub fn tracked(cfg: &VrrpInstance, down_interfaces: &[bool], dead_services: &[bo
                 .iter()
                 .map(|t| t.weight)
                 .zip(dead_services),
+        )
+        .chain(
+            cfg.track_scripts
+                .iter()
+                .map(|t| t.weight)
+                .zip(failing_scripts),
         );
     for (weight, down) in weights {
         if !*down {
@@ -54,7 +67,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::config::{SystemEnv, TrackInterface, TrackVirtualServer, load_str};
+    use crate::config::{SystemEnv, TrackInterface, TrackScript, TrackVirtualServer, load_str};
 
     fn instance(priority: u8, owner: bool, weights: &[i32]) -> VrrpInstance {
         let yaml = format!(
@@ -128,7 +141,7 @@ mod tests {
     fn nothing_down_leaves_the_configured_priority() {
         let cfg = instance(100, false, &[-30, 0]);
         assert_eq!(
-            tracked(&cfg, &[false, false], &[]),
+            tracked(&cfg, &[false, false], &[], &[]),
             Tracked {
                 priority: 100,
                 fault: false
@@ -140,7 +153,7 @@ mod tests {
     fn down_interfaces_add_their_weights() {
         let cfg = instance(100, false, &[-30, -20, 10]);
         assert_eq!(
-            tracked(&cfg, &[true, true, true], &[]),
+            tracked(&cfg, &[true, true, true], &[], &[]),
             Tracked {
                 priority: 60,
                 fault: false
@@ -152,7 +165,7 @@ mod tests {
     fn a_down_interface_with_weight_zero_means_fault() {
         let cfg = instance(100, false, &[-30, 0]);
         assert_eq!(
-            tracked(&cfg, &[false, true], &[]),
+            tracked(&cfg, &[false, true], &[], &[]),
             Tracked {
                 priority: 100,
                 fault: true
@@ -174,14 +187,52 @@ mod tests {
             },
         ];
         assert_eq!(
-            tracked(&cfg, &[true], &[true, false]),
+            tracked(&cfg, &[true], &[true, false], &[]),
             Tracked {
                 priority: 80,
                 fault: false
             }
         );
         assert_eq!(
-            tracked(&cfg, &[false], &[false, true]),
+            tracked(&cfg, &[false], &[false, true], &[]),
+            Tracked {
+                priority: 150,
+                fault: true
+            }
+        );
+    }
+
+    #[test]
+    fn failing_scripts_add_their_weights_to_the_others_or_fault() {
+        let mut cfg = instance(150, false, &[-10]);
+        cfg.track_virtual_servers = vec![TrackVirtualServer {
+            name: "web".into(),
+            weight: -60,
+        }];
+        cfg.track_scripts = vec![
+            TrackScript {
+                name: "chk_haproxy".into(),
+                weight: -20,
+            },
+            TrackScript {
+                name: "maintenance".into(),
+                weight: 0,
+            },
+        ];
+        // Everything at once: 150 - 10 - 60 - 20.
+        assert_eq!(
+            tracked(&cfg, &[true], &[true], &[true, false]),
+            Tracked {
+                priority: 60,
+                fault: false
+            }
+        );
+        assert_eq!(
+            tracked(&cfg, &[false], &[false], &[true, false]).priority,
+            130
+        );
+        assert_eq!(
+            tracked(&cfg, &[false], &[false], &[false, true]),
             Tracked {
                 priority: 150,
                 fault: true
@@ -192,15 +243,15 @@ mod tests {
     #[test]
     fn tracking_is_clamped_to_1_and_254() {
         let cfg = instance(100, false, &[-200, 200]);
-        assert_eq!(tracked(&cfg, &[true, false], &[]).priority, 1);
-        assert_eq!(tracked(&cfg, &[false, true], &[]).priority, 254);
+        assert_eq!(tracked(&cfg, &[true, false], &[], &[]).priority, 1);
+        assert_eq!(tracked(&cfg, &[false, true], &[], &[]).priority, 254);
     }
 
     #[test]
     fn the_address_owner_keeps_255_but_can_fault() {
         let cfg = instance(255, true, &[-50, 0]);
         assert_eq!(
-            tracked(&cfg, &[true, true], &[]),
+            tracked(&cfg, &[true, true], &[], &[]),
             Tracked {
                 priority: 255,
                 fault: true

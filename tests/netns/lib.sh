@@ -205,17 +205,20 @@ vip_scrub() {
 
 # --- configs -------------------------------------------------------------------------
 
-# gen_config IMPL ROLE PRIO ADVERT_MS [preempt=false] [unicast] [ipv6]
+# gen_config IMPL ROLE PRIO ADVERT_MS [preempt=false] [unicast] [ipv6] [track=DEV]
+#            [script=FILE] (ipvsd: a script `flag` passing while FILE exists, every
+#            200 ms, rise and fall 2, tracked with weight -100)
 # Writes the config for one director; sets CONF to its path (no subshell: the start
 # counter lives in this shell).
 gen_config() {
   local impl=$1 role=$2 prio=$3 adv=$4
   shift 4
-  local preempt=true unicast=0 fam=4 track='' o
+  local preempt=true unicast=0 fam=4 track='' script='' o
   for o in "$@"; do
     case $o in
       preempt=false) preempt=false ;;
       track=*) track=${o#track=} ;;
+      script=*) script=${o#script=} ;;
       unicast) unicast=1 ;;
       ipv6) fam=6 ;;
       *) echo "gen_config: unknown option $o" >&2; return 1 ;;
@@ -234,6 +237,10 @@ gen_config() {
   if [ "$impl" = ipvsd ]; then
     {
       echo "global: {node_name: $role, control_socket: $WORK/$role.sock}"
+      if [ -n "$script" ]; then
+        echo "vrrp_scripts:"
+        echo "  - {name: flag, program: /usr/bin/test, args: [-e, $script], interval: 200ms, rise: 2, fall: 2}"
+      fi
       echo "vrrp_instances:"
       echo "  - name: $name"
       echo "    interface: eth0"
@@ -247,6 +254,7 @@ gen_config() {
       fi
       echo "    virtual_addresses: [$vip]"
       [ -n "$track" ] && echo "    track: {interfaces: [{name: $track, weight: 0}]}"
+      [ -n "$script" ] && echo "    track: {scripts: [{name: flag, weight: -100}]}"
     } >"$f"
   else
     local secs

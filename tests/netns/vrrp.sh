@@ -2,7 +2,8 @@
 # VRRP failover between two directors in network namespaces, on the real kernel: election,
 # crash (SIGKILL) and graceful (SIGTERM) failover, preemption, unicast, IPv6, malformed
 # adverts, interoperation with keepalived (the reference implementation), interface
-# tracking (a tracked link down -> FAULT -> the peer takes over; up -> back), reload (an
+# tracking (a tracked link down -> FAULT -> the peer takes over; up -> back), script
+# tracking (a failing script lowers the priority: the peer takes over), reload (an
 # unchanged instance keeps its VIP without a gap), and split brain (VRRP cut between the
 # directors -> two masters, visible in metrics; healed -> one master within one advert
 # interval and the client's ARP back on it).
@@ -558,6 +559,50 @@ else
   check "10 metrics: a still master, never left it" metric_is a "ipvsd_vrrp_became_master$s51" 1
   # a's fresh gratuitous ARP took the client back (b's announcement had moved it to b).
   client_moved "10 heal" "$VIP4" "$MAC_A"
+fi
+
+# --- 12. script tracking (before 11, which must stay last) ------------------------------------
+
+if [ "$IMPL" != ipvsd ]; then
+  skip "12 script tracking" "VRRP_IMPL=$IMPL: the generated keepalived config tracks nothing"
+else
+  echo "# 12. a tracks a script (weight -100): failing -> priority 50, b takes over; passing -> a again"
+  reset_lab
+  flag=$WORK/a.flag
+  touch "$flag"
+  # The script runs as global.exec_user (nobody): it must reach the flag.
+  chmod o+x "$WORK"
+  start a ipvsd 150 script="$flag"
+  start b ipvsd 100
+  election "12 script" "$VIP4"
+  check "12 metrics: a's script passes" metric_is a 'ipvsd_vrrp_script_up{vrrp_script="flag"}' 1
+  # Failing after fall (2) runs 200 ms apart; a advertises 50, which b (preempting)
+  # ignores: b takes over on its master-down timer.
+  rm -f "$flag"
+  now_us
+  t0=$NOW_US
+  bound=$((400 + MDI_B + MARGIN))
+  if poll_until "$t0" "$bound" vip_on b "$VIP4"; then
+    ok "12 script: b holds $VIP4 ${ELAPSED_MS} ms after a's script began to fail (bound $bound ms)"
+  else
+    notok "12 script: b holds $VIP4 after a's script began to fail" "not within $bound ms: $(holders)"
+  fi
+  check "12 script: a released $VIP4" vip_off a "$VIP4"
+  check "12 metrics: a's script fails" metric_is a 'ipvsd_vrrp_script_up{vrrp_script="flag"}' 0
+  check "12 metrics: a's priority is 50" metric_is a "ipvsd_vrrp_priority$s51" 50
+  check "12 script: a logged the failing script" grep -aq 'vrrp script failing script=flag' "${DLOG[a]}"
+  check "12 script: a logged the tracked change" \
+    grep -aq 'tracked script changed script=flag passing=false weight=-100' "${DLOG[a]}"
+  touch "$flag"
+  now_us
+  t0=$NOW_US
+  bound=$((400 + MDI_A + MARGIN))
+  if poll_until "$t0" "$bound" both; then
+    ok "12 script: passing again, a holds $VIP4 again (${ELAPSED_MS} ms) and b released it"
+  else
+    notok "12 script: a holds $VIP4 again once its script passes" "not within $bound ms: $(holders)"
+  fi
+  check "12 metrics: a's priority is 150 again" metric_is a "ipvsd_vrrp_priority$s51" 150
 fi
 
 # --- 11. the instance's own interface ---------------------------------------------------------

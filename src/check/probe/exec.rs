@@ -63,20 +63,30 @@ impl ExecProbe {
         ctx: &ProbeContext,
         exec_user: &str,
     ) -> Result<ExecProbe, ProbeSetupError> {
-        let user = e.user.as_deref().unwrap_or(exec_user);
-        let run_as = run_as(user)?;
         let env = vec![
-            ("PATH", PATH.to_string()),
             ("IPVSD_SERVICE", ctx.service.clone()),
             ("IPVSD_REAL_SERVER", ctx.real_server.to_string()),
             ("IPVSD_REAL_PORT", ctx.real_port.to_string()),
             ("IPVSD_CHECK_ADDRESS", target.addr.to_string()),
             ("IPVSD_CHECK_PORT", target.port.to_string()),
         ];
+        ExecProbe::with_env(e, env, exec_user)
+    }
+
+    /// The program of `e` with `PATH` and `env` as its whole environment.
+    pub(super) fn with_env(
+        e: &ExecCheck,
+        env: Vec<(&'static str, String)>,
+        exec_user: &str,
+    ) -> Result<ExecProbe, ProbeSetupError> {
+        let user = e.user.as_deref().unwrap_or(exec_user);
+        let run_as = run_as(user)?;
+        let mut all = vec![("PATH", PATH.to_string())];
+        all.extend(env);
         Ok(ExecProbe {
             program: e.program.clone(),
             args: e.args.clone(),
-            env,
+            env: all,
             run_as,
         })
     }

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::{Failure, Outcome, Reason, Target};
-use crate::config::types::{Check, CheckKind};
+use crate::config::types::{Check, CheckKind, ExecCheck};
 
 /// Which real server a probe is for, as the exec check's environment tells it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +91,23 @@ pub enum ProbeSetupError {
         #[source]
         source: nix::Error,
     },
+}
+
+/// A VRRP script's program (`vrrp_scripts`): an exec probe of no real server, with
+/// `IPVSD_SCRIPT` (its name) and `PATH` as its environment.
+pub struct ScriptProbe(exec::ExecProbe);
+
+impl ScriptProbe {
+    /// `exec_user` is `global.exec_user`, for a script that names no user.
+    pub fn new(e: &ExecCheck, name: &str, exec_user: &str) -> Result<Self, ProbeSetupError> {
+        exec::ExecProbe::with_env(e, vec![("IPVSD_SCRIPT", name.to_string())], exec_user)
+            .map(ScriptProbe)
+    }
+
+    /// One run: passes on exit 0; killed (with what it started) at `timeout`.
+    pub async fn run(&self, timeout: Duration) -> Result<(), Failure> {
+        self.0.run(timeout).await
+    }
 }
 
 /// One check against one real server, ready to probe. Built once, probed every interval;

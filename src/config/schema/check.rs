@@ -97,48 +97,18 @@ fn decode_one(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<
             None
         }
     };
-    let interval = match m.get("interval") {
-        Some(n) => scalar::duration_in(
-            n,
-            &path.key("interval"),
-            d,
-            Duration::from_millis(100),
-            Duration::from_secs(3600),
-        ),
-        None => Some(DEFAULT_INTERVAL),
-    };
-    let timeout_node = m.get("timeout");
-    let timeout = match timeout_node {
-        Some(n) => scalar::duration_in(
-            n,
-            &path.key("timeout"),
-            d,
-            Duration::from_millis(10),
-            Duration::from_secs(3600),
-        ),
-        None => Some(DEFAULT_TIMEOUT.min(interval.unwrap_or(DEFAULT_TIMEOUT))),
-    };
-    if let (Some(i), Some(t), Some(n)) = (interval, timeout, timeout_node) {
-        if t > i {
-            d.push(
-                n.loc,
-                &path.key("timeout"),
-                format!(
-                    "must not exceed interval ({} > {}): a probe runs at most once per interval",
-                    scalar::fmt_duration(t),
-                    scalar::fmt_duration(i)
-                ),
-            );
-        }
-    }
-    let rise = match m.get("rise") {
-        Some(n) => scalar::int(n, &path.key("rise"), d, 1, 1000),
-        None => Some(DEFAULT_RISE),
-    };
-    let fall = match m.get("fall") {
-        Some(n) => scalar::int(n, &path.key("fall"), d, 1, 1000),
-        None => Some(DEFAULT_FALL),
-    };
+    let t = timing(
+        &mut m,
+        path,
+        d,
+        TimingDefaults {
+            interval: DEFAULT_INTERVAL,
+            timeout: Some(DEFAULT_TIMEOUT),
+            rise: DEFAULT_RISE,
+            fall: DEFAULT_FALL,
+        },
+        "a probe",
+    );
     let connect_address = opt(&mut m, "connect_address", path, d, scalar::ip);
     let connect_port = opt(&mut m, "connect_port", path, d, |n, p, d| {
         scalar::int(n, p, d, 1, 65535)
@@ -162,14 +132,94 @@ fn decode_one(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<
     m.finish(d, &allowed);
     Some(Check {
         kind: kind?,
-        interval: interval?,
-        timeout: timeout?,
-        rise: rise?,
-        fall: fall?,
+        interval: t.interval?,
+        timeout: t.timeout?,
+        rise: t.rise?,
+        fall: t.fall?,
         connect_address: connect_address?,
         connect_port: connect_port?,
         source_address: source_address?,
     })
+}
+
+/// What `timing` takes when a key is absent.
+pub struct TimingDefaults {
+    pub interval: Duration,
+    /// `None`: the interval; else this, or the interval if shorter.
+    pub timeout: Option<Duration>,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// How often something runs, how long it may take and how many results in a row change
+/// its state; `None` where a key has problems.
+pub struct Timing {
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub rise: Option<u32>,
+    pub fall: Option<u32>,
+}
+
+/// `interval` (100ms-1h), `timeout` (10ms-1h, at most the interval), `rise` and `fall`
+/// (1-1000) of a check or a script (`what` runs at most once per interval).
+pub fn timing(
+    m: &mut MapReader<'_>,
+    path: &Path,
+    d: &mut Diags,
+    defaults: TimingDefaults,
+    what: &str,
+) -> Timing {
+    let interval = match m.get("interval") {
+        Some(n) => scalar::duration_in(
+            n,
+            &path.key("interval"),
+            d,
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        ),
+        None => Some(defaults.interval),
+    };
+    let timeout_node = m.get("timeout");
+    let timeout = match timeout_node {
+        Some(n) => scalar::duration_in(
+            n,
+            &path.key("timeout"),
+            d,
+            Duration::from_millis(10),
+            Duration::from_secs(3600),
+        ),
+        None => {
+            let i = interval.unwrap_or(defaults.interval);
+            Some(defaults.timeout.map_or(i, |t| t.min(i)))
+        }
+    };
+    if let (Some(i), Some(t), Some(n)) = (interval, timeout, timeout_node) {
+        if t > i {
+            d.push(
+                n.loc,
+                &path.key("timeout"),
+                format!(
+                    "must not exceed interval ({} > {}): {what} runs at most once per interval",
+                    scalar::fmt_duration(t),
+                    scalar::fmt_duration(i)
+                ),
+            );
+        }
+    }
+    let rise = match m.get("rise") {
+        Some(n) => scalar::int(n, &path.key("rise"), d, 1, 1000),
+        None => Some(defaults.rise),
+    };
+    let fall = match m.get("fall") {
+        Some(n) => scalar::int(n, &path.key("fall"), d, 1, 1000),
+        None => Some(defaults.fall),
+    };
+    Timing {
+        interval,
+        timeout,
+        rise,
+        fall,
+    }
 }
 
 fn keys_of(ty: &str) -> impl Iterator<Item = &'static &'static str> {

@@ -53,7 +53,12 @@ impl Env for NoFiles {
 
 pub const DEFAULT_ADMIN_PORT: u16 = 9180;
 
-const TOP_KEYS: &[&str] = &["global", "virtual_servers", "vrrp_instances"];
+const TOP_KEYS: &[&str] = &[
+    "global",
+    "virtual_servers",
+    "vrrp_scripts",
+    "vrrp_instances",
+];
 const GLOBAL_KEYS: &[&str] = &[
     "node_name",
     "admin_listen",
@@ -80,8 +85,19 @@ pub fn decode(root: &Node, env: &dyn Env) -> Result<Config, Diags> {
         Some(n) => service::decode_all(n, &top.key("virtual_servers"), env, &mut d),
         None => Vec::new(),
     };
+    let vrrp_scripts = match m.get("vrrp_scripts") {
+        Some(n) => vrrp::decode_scripts(n, &top.key("vrrp_scripts"), env, &mut d),
+        None => Vec::new(),
+    };
     let vrrp_instances = match m.get("vrrp_instances") {
-        Some(n) => vrrp::decode_all(n, &top.key("vrrp_instances"), &virtual_servers, env, &mut d),
+        Some(n) => vrrp::decode_all(
+            n,
+            &top.key("vrrp_instances"),
+            &virtual_servers,
+            &vrrp_scripts,
+            env,
+            &mut d,
+        ),
         None => Vec::new(),
     };
     m.finish(&mut d, TOP_KEYS);
@@ -89,6 +105,7 @@ pub fn decode(root: &Node, env: &dyn Env) -> Result<Config, Diags> {
         Some(global) if d.is_empty() => Ok(Config {
             global,
             virtual_servers,
+            vrrp_scripts,
             vrrp_instances,
         }),
         _ => Err(d),

@@ -11,8 +11,8 @@ use super::Env;
 use super::scalar;
 use crate::config::node::{Diags, Loc, MapReader, Node, Path, Value};
 use crate::config::types::{
-    Garp, IpvsSync, Notify, TrackInterface, TrackVirtualServer, VirtualAddress, VirtualServer,
-    VrrpInstance, VrrpVersion,
+    ExecCheck, Garp, IpvsSync, Notify, TrackInterface, TrackScript, TrackVirtualServer,
+    VirtualAddress, VirtualServer, VrrpInstance, VrrpScript, VrrpVersion,
 };
 use crate::ipvs::model::Family;
 
@@ -37,16 +37,90 @@ const KEYS: &[&str] = &[
     "ipvs_sync",
 ];
 const VIP_KEYS: &[&str] = &["address", "device"];
-const TRACK_KEYS: &[&str] = &["interfaces", "virtual_servers", "own_interface"];
+const TRACK_KEYS: &[&str] = &["interfaces", "virtual_servers", "scripts", "own_interface"];
+const SCRIPT_KEYS: &[&str] = &[
+    "name",
+    "program",
+    "args",
+    "user",
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "init_fail",
+];
 const TRACK_ITEM_KEYS: &[&str] = &["name", "weight"];
 const NOTIFY_KEYS: &[&str] = &["program", "args", "user"];
 const GARP_KEYS: &[&str] = &["repeat", "delay", "refresh"];
 const SYNC_KEYS: &[&str] = &["interface", "sync_id"];
 
+/// `vrrp_scripts`: programs the instances track, each named once.
+pub fn decode_scripts(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Vec<VrrpScript> {
+    let Some(items) = scalar::list(node, path, d) else {
+        return Vec::new();
+    };
+    let mut out: Vec<VrrpScript> = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = path.index(i);
+        let Some(script) = decode_script(item, &p, env, d) else {
+            continue;
+        };
+        if let Some(first) = names.insert(script.name.clone(), i) {
+            d.push(
+                item.loc,
+                &p.key("name"),
+                format!(
+                    "name `{}` is already used by vrrp_scripts[{first}]",
+                    script.name
+                ),
+            );
+        }
+        out.push(script);
+    }
+    out
+}
+
+/// Defaults of a script: keepalived's interval (1 s) and rise/fall of 1.
+const SCRIPT_INTERVAL: Duration = Duration::from_secs(1);
+
+fn decode_script(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<VrrpScript> {
+    let mut m = MapReader::new(node, path, d)?;
+    let name = required(&mut m, "name", path, d, scalar::name);
+    let exec = command(&mut m, path, "scripts", env, d);
+    let t = super::check::timing(
+        &mut m,
+        path,
+        d,
+        super::check::TimingDefaults {
+            interval: SCRIPT_INTERVAL,
+            timeout: None,
+            rise: 1,
+            fall: 1,
+        },
+        "a script",
+    );
+    let init_fail = match m.get("init_fail") {
+        Some(n) => scalar::boolean(n, &path.key("init_fail"), d),
+        None => Some(false),
+    };
+    m.finish(d, SCRIPT_KEYS);
+    Some(VrrpScript {
+        name: name?,
+        exec: exec?,
+        interval: t.interval?,
+        timeout: t.timeout?,
+        rise: t.rise?,
+        fall: t.fall?,
+        init_fail: init_fail?,
+    })
+}
+
 pub fn decode_all(
     node: &Node,
     path: &Path,
     virtual_servers: &[VirtualServer],
+    scripts: &[VrrpScript],
     env: &dyn Env,
     d: &mut Diags,
 ) -> Vec<VrrpInstance> {
@@ -59,7 +133,7 @@ pub fn decode_all(
     let mut sync_owner: Option<usize> = None;
     for (i, item) in items.iter().enumerate() {
         let p = path.index(i);
-        let Some(inst) = decode_one(item, &p, virtual_servers, env, d) else {
+        let Some(inst) = decode_one(item, &p, virtual_servers, scripts, env, d) else {
             continue;
         };
         if let Some(first) = names.insert(inst.name.clone(), i) {
@@ -104,6 +178,7 @@ fn decode_one(
     node: &Node,
     path: &Path,
     virtual_servers: &[VirtualServer],
+    scripts: &[VrrpScript],
     env: &dyn Env,
     d: &mut Diags,
 ) -> Option<VrrpInstance> {
@@ -178,9 +253,19 @@ fn decode_one(
         }
         None => Some(Vec::new()),
     };
-    let (track_interfaces, track_virtual_servers, track_own) = match m.get("track") {
-        Some(n) => track(n, &path.key("track"), virtual_servers, d),
-        None => (Some(Vec::new()), Some(Vec::new()), Some(true)),
+    let Tracks {
+        interfaces: track_interfaces,
+        services: track_virtual_servers,
+        scripts: track_scripts,
+        own: track_own,
+    } = match m.get("track") {
+        Some(n) => track(n, &path.key("track"), virtual_servers, scripts, d),
+        None => Tracks {
+            interfaces: Some(Vec::new()),
+            services: Some(Vec::new()),
+            scripts: Some(Vec::new()),
+            own: Some(true),
+        },
     };
     // The instance's own interface is tracked with weight 0 (down: FAULT), as keepalived
     // does unless `dont_track_primary`; an explicit entry for it keeps its own weight.
@@ -235,6 +320,7 @@ fn decode_one(
         family: family?,
         track_interfaces: track_interfaces?,
         track_virtual_servers: track_virtual_servers?,
+        track_scripts: track_scripts?,
         sync_group: sync_group?,
         notify: notify?,
         auth_password: auth_password?,
@@ -412,15 +498,28 @@ fn same_family(n: &Node, p: &Path, family: Option<Family>, d: &mut Diags) -> Opt
     Some(a)
 }
 
-type Tracks = (
-    Option<Vec<TrackInterface>>,
-    Option<Vec<TrackVirtualServer>>,
-    Option<bool>,
-);
+/// What `track` says; `None` where it has problems.
+struct Tracks {
+    interfaces: Option<Vec<TrackInterface>>,
+    services: Option<Vec<TrackVirtualServer>>,
+    scripts: Option<Vec<TrackScript>>,
+    own: Option<bool>,
+}
 
-fn track(node: &Node, path: &Path, virtual_servers: &[VirtualServer], d: &mut Diags) -> Tracks {
+fn track(
+    node: &Node,
+    path: &Path,
+    virtual_servers: &[VirtualServer],
+    scripts: &[VrrpScript],
+    d: &mut Diags,
+) -> Tracks {
     let Some(mut m) = MapReader::new(node, path, d) else {
-        return (None, None, None);
+        return Tracks {
+            interfaces: None,
+            services: None,
+            scripts: None,
+            own: None,
+        };
     };
     let own = match m.get("own_interface") {
         Some(n) => scalar::boolean(n, &path.key("own_interface"), d),
@@ -457,8 +556,43 @@ fn track(node: &Node, path: &Path, virtual_servers: &[VirtualServer], d: &mut Di
         }),
         None => Some(Vec::new()),
     };
+    let tracked_scripts = match m.get("scripts") {
+        Some(n) => track_items(n, &path.key("scripts"), d, |name, loc, d| {
+            let known = scripts.iter().any(|s| s.name == name);
+            if !known {
+                let mut names: Vec<&str> = Vec::new();
+                for s in scripts {
+                    if !names.contains(&s.name.as_str()) {
+                        names.push(&s.name);
+                    }
+                }
+                let known_list = if names.is_empty() {
+                    "vrrp_scripts defines none".to_string()
+                } else {
+                    format!("known: {}", names.join(", "))
+                };
+                d.push(
+                    loc,
+                    &path.key("scripts"),
+                    format!("no vrrp_script is named `{name}` ({known_list})"),
+                );
+            }
+            known
+        })
+        .map(|v| {
+            v.into_iter()
+                .map(|(name, weight)| TrackScript { name, weight })
+                .collect()
+        }),
+        None => Some(Vec::new()),
+    };
     m.finish(d, TRACK_KEYS);
-    (interfaces, services, own)
+    Tracks {
+        interfaces,
+        services,
+        scripts: tracked_scripts,
+        own,
+    }
 }
 
 /// Items are a name (weight 0: go to FAULT) or `{name, weight}` with weight -253..253.
@@ -493,10 +627,17 @@ fn track_items(
     ok.then_some(out)
 }
 
-fn notify(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<Notify> {
-    let mut m = MapReader::new(node, path, d)?;
-    let program = required(&mut m, "program", path, d, |n, p, d| {
-        super::check::program(n, p, "notify commands", env, d)
+/// `program` (required), `args` and `user` of a program ipvsd runs (`what`, for the
+/// message about relative paths); `None` if any has problems.
+fn command(
+    m: &mut MapReader<'_>,
+    path: &Path,
+    what: &str,
+    env: &dyn Env,
+    d: &mut Diags,
+) -> Option<ExecCheck> {
+    let program = required(m, "program", path, d, |n, p, d| {
+        super::check::program(n, p, what, env, d)
     });
     let args = match m.get("args") {
         Some(n) => {
@@ -510,11 +651,22 @@ fn notify(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<Noti
         Some(n) => scalar::name(n, &path.key("user"), d).map(Some),
         None => Some(None),
     };
-    m.finish(d, NOTIFY_KEYS);
-    Some(Notify {
+    Some(ExecCheck {
         program: program?,
         args: args?,
         user: user?,
+    })
+}
+
+fn notify(node: &Node, path: &Path, env: &dyn Env, d: &mut Diags) -> Option<Notify> {
+    let mut m = MapReader::new(node, path, d)?;
+    let c = command(&mut m, path, "notify commands", env, d);
+    m.finish(d, NOTIFY_KEYS);
+    let c = c?;
+    Some(Notify {
+        program: c.program,
+        args: c.args,
+        user: c.user,
     })
 }
 

@@ -241,22 +241,35 @@ fn convert_parsed(p: &parse::Parsed, main: &str) -> Conversion {
                     services.push(vs);
                 }
             }
-            "global_defs" | "SSL" | "virtual_server_group" | "vrrp_instance"
-            | "vrrp_sync_group" => {}
-            "vrrp_script" => ctx.no_equivalent(
-                s,
-                "ipvsd tracks virtual servers (vrrp_instances[].track.virtual_servers) instead of scripts",
-            ),
-            "static_ipaddress" | "static_routes" | "static_rules" | "track_group"
-            | "linkbeat_interfaces" | "vrrp_track_process" | "track_file" | "bfd_instance"
-            | "garp_group" | "interface_up_down_delays" | "net_namespace"
-            | "net_namespace_ipvs" | "namespace_with_ipsets" | "instance" | "use_pid_dir"
-            | "child_wait_time" | "linkbeat_use_polling" => ctx.no_equivalent(s, ""),
+            "global_defs"
+            | "SSL"
+            | "virtual_server_group"
+            | "vrrp_instance"
+            | "vrrp_sync_group"
+            | "vrrp_script" => {}
+            "static_ipaddress"
+            | "static_routes"
+            | "static_rules"
+            | "track_group"
+            | "linkbeat_interfaces"
+            | "vrrp_track_process"
+            | "track_file"
+            | "bfd_instance"
+            | "garp_group"
+            | "interface_up_down_delays"
+            | "net_namespace"
+            | "net_namespace_ipvs"
+            | "namespace_with_ipsets"
+            | "instance"
+            | "use_pid_dir"
+            | "child_wait_time"
+            | "linkbeat_use_polling" => ctx.no_equivalent(s, ""),
             _ => ctx.unknown(s, "the top level"),
         }
     }
     let virtual_servers = lvs::emit_all(&mut ctx, &services, &groups, &ssl);
-    let instances = vrrp::convert(&mut ctx, &p.stmts, &globals);
+    let (scripts, script_weights) = vrrp::scripts(&mut ctx, &p.stmts);
+    let instances = vrrp::convert(&mut ctx, &p.stmts, &globals, &script_weights);
 
     let mut root = Map::new();
     if !global.is_empty() {
@@ -264,6 +277,9 @@ fn convert_parsed(p: &parse::Parsed, main: &str) -> Conversion {
     }
     if !virtual_servers.is_empty() {
         root.push("virtual_servers", Value::Seq(virtual_servers));
+    }
+    if !scripts.is_empty() {
+        root.push("vrrp_scripts", Value::Seq(scripts));
     }
     if !instances.is_empty() {
         root.push("vrrp_instances", Value::Seq(instances));

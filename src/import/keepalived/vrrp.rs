@@ -21,7 +21,7 @@ pub(super) fn garp_delay(ctx: &mut Ctx<'_>, s: &Stmt) -> Option<Duration> {
     Some(d)
 }
 
-/// A tracked interface: (name, weight, reverse, where, from the sync group).
+/// A tracked interface or script: name, weight, reverse, where, from the sync group.
 struct Track {
     name: String,
     weight: i32,
@@ -31,18 +31,179 @@ struct Track {
     from_group: bool,
 }
 
+impl Track {
+    fn is_script(&self) -> bool {
+        self.keyword == "track_script"
+    }
+
+    /// What "up" means for it, in the listed problems.
+    fn while_up(&self) -> &'static str {
+        if self.is_script() {
+            "while the script passes"
+        } else {
+            "while the interface is up"
+        }
+    }
+}
+
+/// A `vrrp_script`'s own weight and direction, which a `track_script` entry without a
+/// weight takes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ScriptWeight {
+    weight: i32,
+    reverse: bool,
+}
+
+/// Every `vrrp_script NAME { ... }`: the `vrrp_scripts` entries, and each script's weight
+/// for the instances that track it.
+pub(super) fn scripts(
+    ctx: &mut Ctx<'_>,
+    stmts: &[Stmt],
+) -> (Vec<Item>, HashMap<String, ScriptWeight>) {
+    let mut out = Vec::new();
+    let mut weights = HashMap::new();
+    for s in stmts.iter().filter(|s| s.keyword() == "vrrp_script") {
+        let Some(name) = ctx.name(s, 1) else { continue };
+        if weights.contains_key(&name) {
+            ctx.omit_stmt(
+                s,
+                format!("there is already a vrrp_script {name}; this one is not converted"),
+            );
+            continue;
+        }
+        let mut argv: Option<(Vec<String>, Vec<String>, Stmt)> = None;
+        let mut interval = None;
+        let mut timeout = None;
+        let mut rise = None;
+        let mut fall = None;
+        let mut user = None;
+        let mut init_fail = false;
+        let mut weight = ScriptWeight {
+            weight: 0,
+            reverse: false,
+        };
+        for c in s.children() {
+            match c.keyword() {
+                "script" => match split_script(&c.raw) {
+                    Ok((words, rest)) if !words.is_empty() => {
+                        argv = Some((words, rest, c.clone()));
+                    }
+                    Ok(_) => ctx.omit_stmt(c, "missing command; not converted"),
+                    Err(why) => ctx.omit_stmt(c, format!("{why}; not converted")),
+                },
+                "interval" => interval = ctx.timer(c, 1),
+                "timeout" => timeout = ctx.timer(c, 1),
+                "rise" => rise = ctx.uint(c, 1, 1, 1000),
+                "fall" => fall = ctx.uint(c, 1, 1, 1000),
+                "user" => {
+                    user = ctx.name(c, 1);
+                    if c.words.len() > 2 {
+                        ctx.omit_stmt(
+                            c,
+                            "the group is not converted: ipvsd runs scripts with the user's primary group",
+                        );
+                    }
+                }
+                "init_fail" => init_fail = true,
+                "weight" => {
+                    match c.arg(1).and_then(|v| v.parse::<i32>().ok()) {
+                        Some(v) if (-253..=253).contains(&v) => weight.weight = v,
+                        _ => ctx.omit_stmt(c, "the weight must be -253..253; not converted"),
+                    }
+                    match c.arg(2) {
+                        Some("reverse") => weight.reverse = true,
+                        None | Some("noreverse") => {}
+                        Some(other) => {
+                            ctx.omit_stmt(c, format!("unknown option `{other}`; not converted"))
+                        }
+                    }
+                }
+                _ => ctx.unknown(c, "vrrp_script"),
+            }
+        }
+        let Some((words, rest, st)) = argv else {
+            ctx.omit_stmt(
+                s,
+                "no `script`: keepalived ignores this vrrp_script; not converted",
+            );
+            continue;
+        };
+        if !rest.is_empty() {
+            ctx.omit_stmt(
+                &st,
+                format!(
+                    "`{}` after the command is ignored by keepalived; not converted (quote the whole command)",
+                    rest.join(" ")
+                ),
+            );
+        }
+        let argv = exec_argv(ctx, &st, words);
+        let mut m = Map::new();
+        m.push("name", Value::str(&name));
+        m.push("program", Value::str(&argv[0]));
+        if argv.len() > 1 {
+            m.push("args", Value::seq(argv[1..].iter().map(Value::str)));
+        }
+        if let Some(u) = user {
+            m.push("user", Value::str(u));
+        }
+        let interval = interval.unwrap_or(Duration::from_secs(1));
+        if interval != Duration::from_secs(1) {
+            m.push("interval", Value::duration(interval));
+        }
+        // keepalived's timeout defaults to the interval, as ipvsd's; a longer one is cut
+        // to the interval (a script runs at most once per interval).
+        if let Some(t) = timeout.filter(|t| !t.is_zero()) {
+            if t > interval {
+                ctx.omit(
+                    s.loc,
+                    "vrrp_script",
+                    format!(
+                        "{name}: a timeout longer than the interval is the interval in ipvsd (a script runs at most once per interval)"
+                    ),
+                );
+            } else if t != interval {
+                m.push("timeout", Value::duration(t));
+            }
+        }
+        if let Some(r) = rise.filter(|r| *r != 1) {
+            m.push("rise", Value::int(r as i64));
+        }
+        if let Some(f) = fall.filter(|f| *f != 1) {
+            m.push("fall", Value::int(f as i64));
+        }
+        if init_fail {
+            m.push("init_fail", Value::Bool(true));
+        }
+        weights.insert(name.clone(), weight);
+        out.push(item(
+            Value::Map(m),
+            origin(ctx, s.loc, &format!("vrrp_script {name}")),
+        ));
+    }
+    (out, weights)
+}
+
 struct SyncGroup {
     name: String,
     tracks: Vec<Track>,
     tracking_weight: bool,
 }
 
-/// Reads `track_interface { eth0; eth1 weight -20 [reverse] }`.
-fn tracks(ctx: &mut Ctx<'_>, s: &Stmt, from_group: bool) -> Vec<Track> {
+/// Reads `track_interface { eth0; eth1 weight -20 [reverse] }` or `track_script { chk;
+/// chk2 weight -20 [reverse] }` (`keyword`); a script without a weight here has its
+/// `vrrp_script`'s.
+fn tracks(
+    ctx: &mut Ctx<'_>,
+    s: &Stmt,
+    from_group: bool,
+    keyword: &'static str,
+    scripts: &HashMap<String, ScriptWeight>,
+) -> Vec<Track> {
     let mut out = Vec::new();
     for c in s.children() {
         let name = c.keyword().to_string();
-        let mut weight = 0;
+        let mut weight = None;
         let mut reverse = false;
         let mut i = 1;
         let mut ok = true;
@@ -50,11 +211,11 @@ fn tracks(ctx: &mut Ctx<'_>, s: &Stmt, from_group: bool) -> Vec<Track> {
             match w {
                 "weight" => {
                     match c.arg(i + 1).and_then(|v| v.parse::<i32>().ok()) {
-                        Some(v) if (-253..=253).contains(&v) => weight = v,
+                        Some(v) if (-253..=253).contains(&v) => weight = Some(v),
                         _ => {
                             ctx.omit(
                                 c.loc,
-                                "track_interface",
+                                keyword,
                                 format!("{name}: the weight must be -253..253; not converted"),
                             );
                             ok = false;
@@ -70,7 +231,7 @@ fn tracks(ctx: &mut Ctx<'_>, s: &Stmt, from_group: bool) -> Vec<Track> {
                 other => {
                     ctx.omit(
                         c.loc,
-                        "track_interface",
+                        keyword,
                         format!("{name}: unknown option `{other}`; not converted"),
                     );
                     ok = false;
@@ -78,13 +239,30 @@ fn tracks(ctx: &mut Ctx<'_>, s: &Stmt, from_group: bool) -> Vec<Track> {
                 }
             }
         }
+        let (weight, reverse) = if keyword == "track_script" {
+            match (scripts.get(&name), weight) {
+                (None, _) => {
+                    ctx.omit(
+                        c.loc,
+                        keyword,
+                        format!("there is no (converted) vrrp_script {name}; not converted"),
+                    );
+                    ok = false;
+                    (0, false)
+                }
+                (Some(_), Some(w)) => (w, reverse),
+                (Some(def), None) => (def.weight, def.reverse),
+            }
+        } else {
+            (weight.unwrap_or(0), reverse)
+        };
         if ok {
             out.push(Track {
                 name,
                 weight,
                 reverse,
                 loc: c.loc,
-                keyword: "track_interface",
+                keyword,
                 from_group,
             });
         }
@@ -92,7 +270,11 @@ fn tracks(ctx: &mut Ctx<'_>, s: &Stmt, from_group: bool) -> Vec<Track> {
     out
 }
 
-fn sync_groups(ctx: &mut Ctx<'_>, stmts: &[Stmt]) -> HashMap<String, SyncGroup> {
+fn sync_groups(
+    ctx: &mut Ctx<'_>,
+    stmts: &[Stmt],
+    scripts: &HashMap<String, ScriptWeight>,
+) -> HashMap<String, SyncGroup> {
     let mut members: HashMap<String, SyncGroup> = HashMap::new();
     for s in stmts.iter().filter(|s| s.keyword() == "vrrp_sync_group") {
         let Some(name) = ctx.name(s, 1) else { continue };
@@ -109,7 +291,16 @@ fn sync_groups(ctx: &mut Ctx<'_>, stmts: &[Stmt]) -> HashMap<String, SyncGroup> 
                         names.extend(m.words.iter().cloned());
                     }
                 }
-                "track_interface" => group.tracks.extend(tracks(ctx, c, true)),
+                "track_interface" => {
+                    group
+                        .tracks
+                        .extend(tracks(ctx, c, true, "track_interface", scripts));
+                }
+                "track_script" => {
+                    group
+                        .tracks
+                        .extend(tracks(ctx, c, true, "track_script", scripts));
+                }
                 "sync_group_tracking_weight" => group.tracking_weight = true,
                 "global_tracking" => {}
                 "notify" | "notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
@@ -117,9 +308,9 @@ fn sync_groups(ctx: &mut Ctx<'_>, stmts: &[Stmt]) -> HashMap<String, SyncGroup> 
                     c,
                     "ipvsd notifies per instance: give the members a `notify` program",
                 ),
-                "track_script" | "track_file" | "track_process" | "track_bfd" => ctx.no_equivalent(
+                "track_file" | "track_process" | "track_bfd" => ctx.no_equivalent(
                     c,
-                    "ipvsd tracks interfaces and virtual servers (track.virtual_servers)",
+                    "ipvsd tracks interfaces, scripts and virtual servers (track.virtual_servers)",
                 ),
                 "smtp_alert" => ctx.no_equivalent(c, "ipvsd sends no email"),
                 "notify_priority_changes" => ctx.no_equivalent(c, ""),
@@ -165,8 +356,13 @@ fn sync_groups(ctx: &mut Ctx<'_>, stmts: &[Stmt]) -> HashMap<String, SyncGroup> 
 }
 
 /// Every `vrrp_instance`, in file order.
-pub(super) fn convert(ctx: &mut Ctx<'_>, stmts: &[Stmt], g: &Globals) -> Vec<Item> {
-    let mut groups = sync_groups(ctx, stmts);
+pub(super) fn convert(
+    ctx: &mut Ctx<'_>,
+    stmts: &[Stmt],
+    g: &Globals,
+    scripts: &HashMap<String, ScriptWeight>,
+) -> Vec<Item> {
+    let mut groups = sync_groups(ctx, stmts, scripts);
     let mut out = Vec::new();
     let mut sync_used = false;
     let mut names_seen: Vec<String> = Vec::new();
@@ -183,7 +379,7 @@ pub(super) fn convert(ctx: &mut Ctx<'_>, stmts: &[Stmt], g: &Globals) -> Vec<Ite
         }
         let group = s.arg(1).and_then(|n| groups.remove(n));
         let mut used = sync_used;
-        let Some((m, router)) = instance(ctx, s, g, group, &mut used) else {
+        let Some((m, router)) = instance(ctx, s, g, group, scripts, &mut used) else {
             continue;
         };
         if routers.contains(&router) {
@@ -235,6 +431,7 @@ fn instance(
     s: &Stmt,
     g: &Globals,
     group: Option<SyncGroup>,
+    scripts: &HashMap<String, ScriptWeight>,
     sync_used: &mut bool,
 ) -> Option<(Map, (String, i64, Family))> {
     let name = ctx.name(s, 1)?;
@@ -320,7 +517,8 @@ fn instance(
                     }
                 }
             }
-            "track_interface" => track.extend(tracks(ctx, c, false)),
+            "track_interface" => track.extend(tracks(ctx, c, false, "track_interface", scripts)),
+            "track_script" => track.extend(tracks(ctx, c, false, "track_script", scripts)),
             "dont_track_primary" => track_primary = false,
             "notify" => notify = notify_program(ctx, c),
             "authentication" => {
@@ -376,9 +574,9 @@ fn instance(
                 c,
                 "ipvsd carries only advertised addresses: move them to virtual_ipaddress (same family) or to a second instance",
             ),
-            "track_script" | "track_file" | "track_process" | "track_bfd" => ctx.no_equivalent(
+            "track_file" | "track_process" | "track_bfd" => ctx.no_equivalent(
                 c,
-                "ipvsd tracks interfaces and, instead of scripts, virtual servers (track.virtual_servers: the priority changes while a service has no healthy real server)",
+                "ipvsd tracks interfaces, scripts (vrrp_scripts: a script can test a file or a process) and virtual servers",
             ),
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop"
             | "notify_deleted" | "notify_master_rx_lower_pri" => ctx.no_equivalent(
@@ -522,7 +720,7 @@ fn instance(
             from_group: true,
         }));
     }
-    let (prio, shift_note, track_items) =
+    let (prio, shift_note, (track_items, script_items)) =
         track_weights(ctx, base, owner, in_group && !tracking_weight, all_tracks);
     if owner {
         m.push("address_owner", Value::Bool(true));
@@ -578,10 +776,13 @@ fn instance(
         m.push("unicast_peers", Value::seq(peer_values));
     }
     m.push("virtual_addresses", Value::Seq(addrs));
-    if !track_items.is_empty() || !track_primary {
+    if !track_items.is_empty() || !script_items.is_empty() || !track_primary {
         let mut t = Map::new();
         if !track_items.is_empty() {
             t.push("interfaces", Value::seq(track_items));
+        }
+        if !script_items.is_empty() {
+            t.push("scripts", Value::seq(script_items));
         }
         if !track_primary {
             // keepalived's `dont_track_primary`: the instance's own interface going down
@@ -655,24 +856,32 @@ fn instance(
     Some((m, (interface, vrid as i64, family)))
 }
 
-/// keepalived adds a positive weight while the interface is up and a negative one while it
-/// is down (`reverse` swaps that); ipvsd only changes the priority while the interface is
-/// down. The same effective priorities come from raising the base by what keepalived adds
-/// while up: for each weight, up-change `u` and down-change `d`, ipvsd's priority is
-/// `base + sum(u)` and the interface's weight `d - u`.
+/// keepalived adds a positive weight while the interface is up (the script passes) and a
+/// negative one while it is down (fails); `reverse` swaps that. ipvsd only changes the
+/// priority while it is down. The same effective priorities come from raising the base by
+/// what keepalived adds while up: for each weight, up-change `u` and down-change `d`,
+/// ipvsd's priority is `base + sum(u)` and the tracker's weight `d - u`. Returns the
+/// priority, its note, and the `track.interfaces` and `track.scripts` items.
 fn track_weights(
     ctx: &mut Ctx<'_>,
     base: u32,
     owner: bool,
     group_member: bool,
     tracks: Vec<Track>,
-) -> (u32, Option<String>, Vec<Value>) {
-    let mut items = Vec::new();
+) -> (u32, Option<String>, (Vec<Value>, Vec<Value>)) {
+    let mut interfaces = Vec::new();
+    let mut scripts = Vec::new();
     let mut shift: i64 = 0;
     let mut shifted_by = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<(bool, String)> = Vec::new();
     for t in tracks {
-        if names.contains(&t.name) {
+        let key = (t.is_script(), t.name.clone());
+        let items = if t.is_script() {
+            &mut scripts
+        } else {
+            &mut interfaces
+        };
+        if names.contains(&key) {
             ctx.omit(
                 t.loc,
                 t.keyword,
@@ -685,11 +894,15 @@ fn track_weights(
                 ctx.omit(
                     t.loc,
                     t.keyword,
-                    format!("`{} weight 0 reverse` (FAULT while the interface is up) has no equivalent; not converted", t.name),
+                    format!(
+                        "`{} weight 0 reverse` (FAULT {}) has no equivalent; not converted",
+                        t.name,
+                        t.while_up()
+                    ),
                 );
                 continue;
             }
-            names.push(t.name.clone());
+            names.push(key);
             items.push(Value::str(t.name));
             continue;
         }
@@ -697,7 +910,7 @@ fn track_weights(
             ctx.omit(
                 t.loc,
                 t.keyword,
-                format!("{}: keepalived does not track weighted interfaces of an address owner (priority 255); not converted", t.name),
+                format!("{}: keepalived does not track weighted {} of an address owner (priority 255); not converted", t.name, if t.is_script() { "scripts" } else { "interfaces" }),
             );
             continue;
         }
@@ -706,7 +919,7 @@ fn track_weights(
                 ctx.omit(
                     t.loc,
                     t.keyword,
-                    format!("{}: keepalived drops the weight of a sync group member's tracker (without sync_group_tracking_weight), leaving `weight 0 reverse` (FAULT while up), which has no equivalent; not converted", t.name),
+                    format!("{}: keepalived drops the weight of a sync group member's tracker (without sync_group_tracking_weight), leaving `weight 0 reverse` (FAULT {}), which has no equivalent; not converted", t.name, t.while_up()),
                 );
                 continue;
             }
@@ -715,7 +928,7 @@ fn track_weights(
                 t.keyword,
                 format!("{}: keepalived drops the weight of a sync group member's tracker (without sync_group_tracking_weight): converted as keepalived runs it, FAULT while down", t.name),
             );
-            names.push(t.name.clone());
+            names.push(key);
             items.push(Value::str(t.name));
             continue;
         }
@@ -729,11 +942,11 @@ fn track_weights(
         let mut m = Map::new();
         m.push("name", Value::str(&t.name));
         m.push("weight", Value::int(down - up));
-        names.push(t.name);
+        names.push(key);
         items.push(Value::Map(m));
     }
     if shift == 0 {
-        return (base, None, items);
+        return (base, None, (interfaces, scripts));
     }
     let raw = i64::from(base) + shift;
     let prio = raw.clamp(1, 254) as u32;
@@ -744,7 +957,7 @@ fn track_weights(
     if i64::from(prio) != raw {
         note.push_str(&format!(" = {raw}, limited to {prio}"));
     }
-    (prio, Some(note), items)
+    (prio, Some(note), (interfaces, scripts))
 }
 
 fn advert_interval(ctx: &mut Ctx<'_>, s: &Stmt, d: Duration, version: u8) -> Duration {
