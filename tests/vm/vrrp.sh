@@ -250,10 +250,16 @@ t_long_connection_survives() {
 t_preempt_back() {
 	# a comes back: links up (its old addresses are still on them; the new daemon removes
 	# what a killed run left behind), daemon started.
+	# The addresses a killed run left would pass `holds a` at once: wait for the new
+	# run's own move to master (a's log is appended to), then for the addresses.
+	local masters
+	masters=$(grep -ac 'to=master' "$WORK/a.log" || true)
 	ip -n "$NS-a" link set eth0 up
 	ip -n "$NS-a" link set eth1 up
 	start a
-	wait_for 25 holds a || { echo "a does not hold the addresses"; x a ip -o addr; logs; return 1; }
+	became_master_again() { (($(grep -ac 'to=master' "$WORK/a.log" || true) > masters)); }
+	wait_for 25 became_master_again || { echo "a did not become master again"; logs; return 1; }
+	wait_for 5 holds a || { echo "a does not hold the addresses"; x a ip -o addr; logs; return 1; }
 	wait_for 5 holds_none b || { echo "b still holds an address"; x b ip -o addr; logs; return 1; }
 	wait_for 5 sync_daemon a master || { x a ipvsadm -L --daemon; return 1; }
 	wait_for 5 sync_daemon b backup || { x b ipvsadm -L --daemon; return 1; }
