@@ -46,30 +46,31 @@ impl fmt::Display for Target {
 /// A config without a control socket takes changes nowhere: they go to the TCP listener,
 /// which refuses them and says why. An unreadable config: the defaults.
 pub fn target_of_config(config_path: &Path, change: bool) -> Target {
-    let (listen, socket) = match config::load_file(config_path) {
-        Ok(cfg) => (cfg.global.admin_listen, cfg.global.control_socket),
-        Err(e) => {
-            let listen = SocketAddr::new(
+    let (listen, socket, problem) = match config::load_file(config_path) {
+        Ok(cfg) => (cfg.global.admin_listen, cfg.global.control_socket, None),
+        Err(e) => (
+            SocketAddr::new(
                 Ipv4Addr::LOCALHOST.into(),
                 config::schema::DEFAULT_ADMIN_PORT,
-            );
-            let socket = PathBuf::from(config::schema::DEFAULT_CONTROL_SOCKET);
-            let default = if change {
-                Target::Socket(socket.clone())
-            } else {
-                Target::Tcp(listen)
-            };
-            eprintln!(
-                "ipvsd: note: {}; trying {default}",
-                error_chain(&e).lines().next().unwrap_or_default()
-            );
-            (listen, Some(socket))
-        }
+            ),
+            Some(PathBuf::from(config::schema::DEFAULT_CONTROL_SOCKET)),
+            Some(
+                error_chain(&e)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+        ),
     };
-    match socket {
+    let target = match socket {
         Some(p) if change => Target::Socket(p),
         _ => Target::Tcp(loopback_of(listen)),
+    };
+    if let Some(p) = problem {
+        eprintln!("ipvsd: note: {p}; trying {target}");
     }
+    target
 }
 
 /// A wildcard listen address is reached on loopback.

@@ -14,7 +14,8 @@
 //!   application/json).
 //!
 //! I/O shell: it reads the shared metrics and asks the main task (drain, status) and the
-//! IPVS task (kernel dump) through channels; it decides nothing. A listener that cannot be
+//! IPVS task (kernel dump) through channels; the one rule it applies is which listener may
+//! ask for changes. A listener that cannot be
 //! bound is retried every 10 s: the director keeps directing without it.
 
 use std::convert::Infallible;
@@ -157,15 +158,8 @@ where
 /// Serves the control socket at `path` until the task is aborted; the socket file is
 /// removed then (if it still is this one's).
 pub async fn serve_control(path: PathBuf, ctx: Ctx) {
-    let (listener, _file) = loop {
-        match bind_control(&path) {
-            Ok(bound) => break bound,
-            Err(e) => {
-                error!(path = %path.display(), error = %e, "cannot open the control socket (reload, drain, undrain); retrying in 10s");
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            }
-        }
-    };
+    let what = format!("the control socket {}", path.display());
+    let (listener, _file) = bound(&what, || std::future::ready(bind_control(&path))).await;
     info!(path = %path.display(), "control socket listening (reload, drain, undrain, status)");
     accept_loop(&listener, &ctx).await;
 }
@@ -283,17 +277,27 @@ fn bind_control(path: &Path) -> io::Result<(UnixListener, SocketFile)> {
     ))
 }
 
-/// Serves the TCP listener until the task is aborted.
-pub async fn serve(addr: SocketAddr, ctx: Ctx) {
-    let listener = loop {
-        match TcpListener::bind(addr).await {
-            Ok(l) => break l,
+/// `bind` once it succeeds: a failure is logged and tried again every 10 s (the director
+/// keeps directing meanwhile).
+async fn bound<T, F>(what: &str, mut bind: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = io::Result<T>>,
+{
+    loop {
+        match bind().await {
+            Ok(l) => return l,
             Err(e) => {
-                error!(%addr, error = %e, "cannot listen for the admin API; retrying in 10s");
+                error!(error = %e, "cannot listen on {what}; retrying in 10s");
                 tokio::time::sleep(Duration::from_secs(10)).await;
             }
         }
-    };
+    }
+}
+
+/// Serves the TCP listener until the task is aborted.
+pub async fn serve(addr: SocketAddr, ctx: Ctx) {
+    let what = format!("{addr} for the admin API");
+    let listener = bound(&what, || TcpListener::bind(addr)).await;
     info!(%addr, "admin API listening, read-only (/metrics, /healthz, /readyz, /api/v1/status)");
     accept_loop(&listener, &ctx).await;
 }

@@ -121,36 +121,17 @@ impl Scripts {
             Health::Up
         };
         self.set_metric(&cfg.name, initial);
-        let task = match ScriptProbe::new(&cfg.exec, &cfg.name, exec_user) {
-            Ok(probe) => tokio::spawn(run(
-                cfg.name.clone(),
-                generation,
-                probe,
-                cfg.interval,
-                cfg.timeout,
-                self.results.clone(),
-            )),
-            Err(e) => {
-                // The config was validated; the user may have gone since.
-                let results = self.results.clone();
-                let (name, why) = (cfg.name.clone(), e.to_string());
-                let interval = cfg.interval;
-                tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(interval);
-                    loop {
-                        tick.tick().await;
-                        let r = ScriptResult {
-                            name: name.clone(),
-                            generation,
-                            outcome: Err(format!("cannot run: {why}")),
-                        };
-                        if results.send(r).await.is_err() {
-                            return;
-                        }
-                    }
-                })
-            }
-        };
+        // The config was validated; a user gone since fails every run, saying why.
+        let probe = ScriptProbe::new(&cfg.exec, &cfg.name, exec_user)
+            .map_err(|e| format!("cannot run: {e}"));
+        let task = tokio::spawn(run(
+            cfg.name.clone(),
+            generation,
+            probe,
+            cfg.interval,
+            cfg.timeout,
+            self.results.clone(),
+        ));
         Running {
             cfg: cfg.clone(),
             generation,
@@ -192,11 +173,11 @@ impl Scripts {
 }
 
 /// Runs the program every `interval` (the first time at once) until the receiver is gone
-/// or the task is aborted.
+/// or the task is aborted; a probe that could not be set up fails every run.
 async fn run(
     name: String,
     generation: u64,
-    probe: ScriptProbe,
+    probe: Result<ScriptProbe, String>,
     interval: std::time::Duration,
     timeout: std::time::Duration,
     results: mpsc::Sender<ScriptResult>,
@@ -205,7 +186,10 @@ async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let outcome = probe.run(timeout).await.map_err(|f| f.to_string());
+        let outcome = match &probe {
+            Ok(p) => p.run(timeout).await.map_err(|f| f.to_string()),
+            Err(why) => Err(why.clone()),
+        };
         let r = ScriptResult {
             name: name.clone(),
             generation,
